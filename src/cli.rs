@@ -1,0 +1,900 @@
+//! Command-line interface: clap definitions, dispatch and output formatting.
+//! Logic lives in the library modules; this file only adapts it to a terminal.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use chrono::{DateTime, Duration, Utc};
+use chrono_tz::Tz;
+use clap::{Args, Parser, Subcommand};
+use serde_json::json;
+
+use crate::catalog::{self, Catalog};
+use crate::clock::{Clock, SystemClock};
+use crate::config::{CONFIG_TEMPLATE, Config, Paths};
+use crate::domain::event::{Event, EventKind};
+use crate::domain::lead::{Lead, LeadInput, Stage, parse_field, parse_tz};
+use crate::domain::lint::{lint, sample_lead};
+use crate::domain::mark::Mark;
+use crate::domain::render::Message;
+use crate::domain::schedule::PlannedTouch;
+use crate::domain::status::Status;
+use crate::engine::{Engine, LeadView, Settings};
+use crate::export::{Format, export};
+use crate::import::{ImportOptions, import_csv};
+use crate::store::{ListFilter, Store, StoreError};
+
+/// Exit code when an import finished but rejected some rows.
+const EXIT_ROWS_REJECTED: u8 = 3;
+
+/// nudge follows up with every sales lead automatically.
+#[derive(Debug, Parser)]
+#[command(name = "nudge", version, about, long_about = None)]
+pub struct Cli {
+    /// Config file (default: the platform config dir's nudge/config.toml).
+    #[arg(long, global = true, env = "NUDGE_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Data directory holding the database (default: the platform data dir's nudge/).
+    #[arg(long, global = true, env = "NUDGE_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// What to do; with none, prints a summary of the pipeline.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Every command.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a commented config and copy the default sequence and themes.
+    Init(InitArgs),
+    /// Add one lead; prints its id.
+    Add(AddArgs),
+    /// Import leads from a CSV export.
+    Import(ImportArgs),
+    /// List leads, newest first.
+    Leads(LeadsArgs),
+    /// Show one lead: contact, status, timeline and next touch.
+    Show(ShowArgs),
+    /// Record what happened: replied, booked, paused, resumed, handed-off, opted-out, called.
+    Mark(MarkArgs),
+    /// Export every lead with every field and event.
+    Export(ExportArgs),
+    /// Erase a lead (GDPR); its contacts stay suppressed, hashed.
+    Erase(EraseArgs),
+    /// Sequences: list, lint, preview.
+    #[command(subcommand)]
+    Seq(SeqCommand),
+    /// Counts by status and what is due.
+    Status,
+    /// Developer tools (benchmark databases).
+    #[command(subcommand)]
+    Dev(DevCommand),
+}
+
+/// `nudge init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Overwrite an existing config file.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `nudge add`.
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// Full name.
+    #[arg(long)]
+    pub name: String,
+    /// Email address.
+    #[arg(long)]
+    pub email: Option<String>,
+    /// Phone number; `+<country>` or a number in [general] default_region.
+    #[arg(long)]
+    pub phone: Option<String>,
+    /// Company.
+    #[arg(long)]
+    pub company: Option<String>,
+    /// IANA time zone, e.g. Europe/Berlin (default: [general] default_tz).
+    #[arg(long)]
+    pub tz: Option<String>,
+    /// Where the lead came from.
+    #[arg(long, default_value = "cli")]
+    pub source: String,
+    /// Sequence to run (default: `default`).
+    #[arg(long)]
+    pub sequence: Option<String>,
+    /// Custom field, usable in templates as fields.KEY; repeatable.
+    #[arg(long = "field", value_name = "KEY=VALUE")]
+    pub fields: Vec<String>,
+    /// How email consent was given (e.g. "website form").
+    #[arg(long, value_name = "HOW")]
+    pub email_consent: Option<String>,
+    /// How SMS consent was given; SMS steps are skipped without it.
+    #[arg(long, value_name = "HOW")]
+    pub sms_consent: Option<String>,
+}
+
+/// `nudge import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// CSV file with a header row.
+    pub file: PathBuf,
+    /// Sequence for every imported lead.
+    #[arg(long)]
+    pub sequence: Option<String>,
+    /// Source label (default: the file's source column, else import:FILE).
+    #[arg(long)]
+    pub source: Option<String>,
+    /// Check every row and report, writing nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `nudge leads`.
+#[derive(Debug, Args)]
+pub struct LeadsArgs {
+    /// Only this status.
+    #[arg(long)]
+    pub status: Option<String>,
+    /// Only this sequence.
+    #[arg(long)]
+    pub sequence: Option<String>,
+    /// Only this stage: new, step-N, paused, replied, booked, handed-off, opted-out, bounced, completed.
+    #[arg(long)]
+    pub stage: Option<String>,
+    /// At most this many.
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
+    /// One JSON object per line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `nudge show`.
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// Lead id or unique prefix.
+    pub id: String,
+    /// JSON output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `nudge mark`.
+#[derive(Debug, Args)]
+pub struct MarkArgs {
+    /// Lead id or unique prefix.
+    pub id: String,
+    /// replied, booked, paused, resumed, handed-off, opted-out or called.
+    pub mark: String,
+    /// A note to add to the timeline.
+    #[arg(long)]
+    pub note: Option<String>,
+}
+
+/// `nudge export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value = "jsonl")]
+    pub format: Format,
+    /// Write here (atomically) instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+/// `nudge erase`.
+#[derive(Debug, Args)]
+pub struct EraseArgs {
+    /// Lead id or unique prefix.
+    pub id: String,
+}
+
+/// `nudge seq …`.
+#[derive(Debug, Subcommand)]
+pub enum SeqCommand {
+    /// List the sequences nudge can see and where they come from.
+    List,
+    /// Validate sequence files and flag copy problems (default: every visible sequence).
+    Lint {
+        /// Files to check.
+        files: Vec<PathBuf>,
+    },
+    /// Show the exact calendar and text of every touch.
+    Preview(PreviewArgs),
+}
+
+/// `nudge seq preview`.
+#[derive(Debug, Args)]
+pub struct PreviewArgs {
+    /// Sequence name.
+    pub name: String,
+    /// Preview for this lead (its fields and time zone).
+    #[arg(long, conflicts_with = "tz")]
+    pub lead: Option<String>,
+    /// Preview for a sample lead in this time zone.
+    #[arg(long)]
+    pub tz: Option<String>,
+    /// Start here instead of now (RFC 3339, e.g. 2026-12-01T09:00:00Z).
+    #[arg(long)]
+    pub start: Option<String>,
+    /// One JSON object per touch, per line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `nudge dev …`.
+#[derive(Debug, Subcommand)]
+pub enum DevCommand {
+    /// Fill the database with synthetic leads, for benchmarks.
+    Seed {
+        /// How many leads.
+        #[arg(long, default_value_t = 1000)]
+        leads: u64,
+        /// How many of them have a touch due now (the rest are due in the future).
+        #[arg(long, default_value_t = 1000)]
+        due: u64,
+    },
+}
+
+/// Runs the CLI and turns errors into a message and an exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+struct Context_ {
+    paths: Paths,
+    config: Config,
+}
+
+impl Context_ {
+    fn settings(&self) -> Settings {
+        Settings {
+            default_tz: self.config.general.default_tz,
+            default_region: self.config.general.default_region.clone(),
+            sender: self.config.sender.clone(),
+        }
+    }
+
+    fn store(&self) -> Result<Store> {
+        Ok(Store::open(
+            &self.paths.data_dir,
+            self.config.store.cache_mb * 1024 * 1024,
+        )?)
+    }
+
+    fn catalog(&self) -> Result<Catalog> {
+        Ok(Catalog::load(&self.paths.config_dir)?)
+    }
+
+    fn engine(&self) -> Result<Engine> {
+        let catalog = self.catalog()?;
+        let store = self.store()?;
+        Ok(Engine::new(
+            store,
+            catalog,
+            self.settings(),
+            Arc::new(SystemClock),
+        ))
+    }
+}
+
+/// Dispatches one parsed command line.
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    let paths = Paths::resolve(cli.config, cli.data_dir)?;
+    let config = Config::load(&paths, std::env::vars())?;
+    let ctx = Context_ { paths, config };
+    let mut out = std::io::stdout().lock();
+    match cli.command {
+        None | Some(Command::Status) => status(&ctx, &mut out)?,
+        Some(Command::Init(args)) => init(&ctx, &args, &mut out)?,
+        Some(Command::Add(args)) => add(&ctx, args, &mut out)?,
+        Some(Command::Import(args)) => return import(&ctx, &args, &mut out),
+        Some(Command::Leads(args)) => leads(&ctx, &args, &mut out)?,
+        Some(Command::Show(args)) => show(&ctx, &args, &mut out)?,
+        Some(Command::Mark(args)) => mark(&ctx, &args, &mut out)?,
+        Some(Command::Export(args)) => export_cmd(&ctx, &args, &mut out)?,
+        Some(Command::Erase(args)) => erase(&ctx, &args, &mut out)?,
+        Some(Command::Seq(SeqCommand::List)) => seq_list(&ctx, &mut out)?,
+        Some(Command::Seq(SeqCommand::Lint { files })) => return seq_lint(&ctx, &files, &mut out),
+        Some(Command::Seq(SeqCommand::Preview(args))) => preview(&ctx, &args, &mut out)?,
+        Some(Command::Dev(DevCommand::Seed { leads, due })) => seed(&ctx, leads, due, &mut out)?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn init(ctx: &Context_, args: &InitArgs, out: &mut impl Write) -> Result<()> {
+    let dir = &ctx.paths.config_dir;
+    let file = &ctx.paths.config_file;
+    if file.exists() && !args.force {
+        bail!(
+            "{} already exists; pass --force to overwrite it",
+            file.display()
+        );
+    }
+    std::fs::create_dir_all(dir.join("sequences"))
+        .with_context(|| format!("creating {}", dir.display()))?;
+    std::fs::create_dir_all(dir.join("themes"))
+        .with_context(|| format!("creating {}", dir.display()))?;
+    write_atomically(file, CONFIG_TEMPLATE.as_bytes())?;
+    writeln!(out, "wrote {}", file.display())?;
+    let files = [
+        ("sequences/default.toml", catalog::BUILTIN_DEFAULT),
+        ("themes/dark.toml", include_str!("../themes/dark.toml")),
+        ("themes/light.toml", include_str!("../themes/light.toml")),
+        (
+            "themes/high-contrast.toml",
+            include_str!("../themes/high-contrast.toml"),
+        ),
+    ];
+    for (name, text) in files {
+        let path = dir.join(name);
+        if path.exists() {
+            writeln!(out, "kept {} (already there)", path.display())?;
+        } else {
+            write_atomically(&path, text.as_bytes())?;
+            writeln!(out, "wrote {}", path.display())?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes through a temporary file and a rename, so readers never see half a file.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("tmp-nudge");
+    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+fn add(ctx: &Context_, args: AddArgs, out: &mut impl Write) -> Result<()> {
+    let fields = args
+        .fields
+        .iter()
+        .map(|f| parse_field(f))
+        .collect::<Result<_, _>>()?;
+    let input = LeadInput {
+        name: args.name,
+        email: args.email,
+        phone: args.phone,
+        company: args.company,
+        tz: args.tz,
+        source: args.source,
+        sequence: args.sequence,
+        fields,
+        email_consent: args.email_consent,
+        sms_consent: args.sms_consent,
+    };
+    let engine = ctx.engine()?;
+    let id = engine.add(&input)?;
+    writeln!(out, "{id}")?;
+    Ok(())
+}
+
+fn import(ctx: &Context_, args: &ImportArgs, out: &mut impl Write) -> Result<ExitCode> {
+    let file = std::fs::File::open(&args.file)
+        .with_context(|| format!("cannot open {}", args.file.display()))?;
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let engine = ctx.engine()?;
+    let progress = if std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new(size);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} importing [{bar:30}] {percent}% {elapsed}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let options = ImportOptions {
+        sequence: args.sequence.clone(),
+        source: args.source.clone(),
+        dry_run: args.dry_run,
+    };
+    let label = args.file.display().to_string();
+    let report = import_csv(
+        &engine,
+        std::io::BufReader::new(file),
+        &label,
+        &options,
+        &progress,
+    )?;
+    progress.finish_and_clear();
+    let verb = if args.dry_run {
+        "would import"
+    } else {
+        "imported"
+    };
+    writeln!(
+        out,
+        "{verb} {} of {} rows from {label}; {} rejected",
+        report.imported,
+        report.rows,
+        report.rejected.len()
+    )?;
+    for r in &report.rejected {
+        writeln!(out, "  row {} (line {}): {}", r.row, r.line, r.reason)?;
+    }
+    Ok(if report.rejected.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_ROWS_REJECTED)
+    })
+}
+
+/// "in 3h", "overdue 10m": how far `at` is from `now`, at a glance.
+pub fn relative(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let d = at - now;
+    let (abs, overdue) = if d < Duration::zero() {
+        (-d, true)
+    } else {
+        (d, false)
+    };
+    let text = if abs < Duration::minutes(1) {
+        return "now".into();
+    } else if abs < Duration::hours(1) {
+        format!("{}m", abs.num_minutes())
+    } else if abs < Duration::days(2) {
+        format!("{}h", abs.num_hours())
+    } else {
+        format!("{}d", abs.num_days())
+    };
+    if overdue {
+        format!("overdue {text}")
+    } else {
+        format!("in {text}")
+    }
+}
+
+fn lead_json(lead: &Lead) -> serde_json::Value {
+    let mut v = serde_json::to_value(lead).unwrap_or_default();
+    if let Some(map) = v.as_object_mut() {
+        map.insert("stage".into(), json!(lead.stage().to_string()));
+    }
+    v
+}
+
+fn leads(ctx: &Context_, args: &LeadsArgs, out: &mut impl Write) -> Result<()> {
+    let filter = ListFilter {
+        status: args
+            .status
+            .as_deref()
+            .map(str::parse::<Status>)
+            .transpose()?,
+        stage: args
+            .stage
+            .as_deref()
+            .map(str::parse::<Stage>)
+            .transpose()
+            .map_err(anyhow::Error::msg)?,
+        sequence: args.sequence.clone(),
+    };
+    let store = ctx.store()?;
+    let leads = store.list(&filter, args.limit)?;
+    if args.json {
+        for lead in &leads {
+            writeln!(out, "{}", lead_json(lead))?;
+        }
+        return Ok(());
+    }
+    let now = SystemClock.now();
+    writeln!(
+        out,
+        "{:<26}  {:<22} {:<18} {:<10} {:<10} NEXT",
+        "ID", "NAME", "COMPANY", "STATUS", "STAGE"
+    )?;
+    for lead in &leads {
+        let next = lead
+            .next
+            .as_ref()
+            .map(|n| format!("{} {}", n.channel, relative(n.at, now)))
+            .unwrap_or_else(|| "-".into());
+        writeln!(
+            out,
+            "{:<26}  {:<22} {:<18} {:<10} {:<10} {next}",
+            lead.id,
+            truncate(&lead.name, 22),
+            truncate(lead.company.as_deref().unwrap_or("-"), 18),
+            lead.status,
+            lead.stage(),
+        )?;
+    }
+    if leads.is_empty() {
+        writeln!(out, "(no leads match)")?;
+    }
+    Ok(())
+}
+
+fn truncate(s: &str, width: usize) -> String {
+    if s.chars().count() <= width {
+        s.to_string()
+    } else {
+        let cut: String = s.chars().take(width.saturating_sub(1)).collect();
+        format!("{cut}…")
+    }
+}
+
+fn touch_json(touch: &PlannedTouch, message: &Message, tz: Tz) -> serde_json::Value {
+    json!({
+        "step": touch.step_id,
+        "index": touch.step + 1,
+        "channel": touch.channel,
+        "local": touch.at.with_timezone(&tz).to_rfc3339(),
+        "utc": touch.at.to_rfc3339(),
+        "time_zone": tz.name(),
+        "subject": message.subject,
+        "body": message.body,
+        "skipped": touch.skipped.iter().map(|s| json!({"step": s.step_id, "reason": s.reason})).collect::<Vec<_>>(),
+    })
+}
+
+fn write_touch(
+    out: &mut impl Write,
+    touch: &PlannedTouch,
+    message: &Message,
+    tz: Tz,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    for s in &touch.skipped {
+        writeln!(out, "  (skipping {}: {})", s.step_id, s.reason)?;
+    }
+    let local = touch.at.with_timezone(&tz);
+    writeln!(
+        out,
+        "  #{} {} · {} · {} {} ({} UTC, {})",
+        touch.step + 1,
+        touch.step_id,
+        touch.channel,
+        local.format("%a %Y-%m-%d %H:%M"),
+        tz.name(),
+        touch.at.format("%Y-%m-%d %H:%M"),
+        relative(touch.at, now)
+    )?;
+    if let Some(subject) = &message.subject {
+        writeln!(out, "    Subject: {subject}")?;
+    }
+    for line in message.body.lines() {
+        writeln!(out, "    | {line}")?;
+    }
+    Ok(())
+}
+
+fn show(ctx: &Context_, args: &ShowArgs, out: &mut impl Write) -> Result<()> {
+    let engine = ctx.engine()?;
+    let id = engine.resolve(&args.id)?;
+    let LeadView { lead, events, next } = engine.show(id)?;
+    let tz = lead.tz.unwrap_or(engine.settings().default_tz);
+    if args.json {
+        let v = json!({
+            "lead": lead_json(&lead),
+            "events": events,
+            "next": next.as_ref().map(|(t, m)| touch_json(t, m, tz)),
+        });
+        writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+        return Ok(());
+    }
+    let now = engine.now();
+    writeln!(out, "{}  ({})", lead.name, lead.id)?;
+    let row = |out: &mut dyn Write, k: &str, v: &str| writeln!(out, "  {k:<10} {v}");
+    row(out, "email", lead.email.as_deref().unwrap_or("-"))?;
+    row(out, "phone", lead.phone.as_deref().unwrap_or("-"))?;
+    row(out, "company", lead.company.as_deref().unwrap_or("-"))?;
+    let zone = match lead.tz {
+        Some(z) => z.name().to_string(),
+        None => format!("{} (default)", tz.name()),
+    };
+    row(out, "time zone", &zone)?;
+    row(out, "source", &lead.source)?;
+    row(out, "sequence", &lead.sequence)?;
+    row(
+        out,
+        "status",
+        &format!("{} · stage {}", lead.status, lead.stage()),
+    )?;
+    let consent = |c: &Option<crate::domain::lead::ConsentGrant>| match c {
+        Some(g) => format!("{} ({})", g.how, g.at.format("%Y-%m-%d")),
+        None => "not recorded".into(),
+    };
+    row(
+        out,
+        "consent",
+        &format!(
+            "email: {}; sms: {}",
+            consent(&lead.consent.email),
+            consent(&lead.consent.sms)
+        ),
+    )?;
+    for (k, v) in &lead.fields {
+        row(out, "field", &format!("{k} = {v}"))?;
+    }
+    writeln!(out, "Timeline")?;
+    for Event { at, kind } in &events {
+        writeln!(
+            out,
+            "  {}  {}",
+            at.format("%Y-%m-%d %H:%M:%S UTC"),
+            kind.describe()
+        )?;
+        if let EventKind::TouchSent { subject, body, .. } = kind {
+            if let Some(subject) = subject {
+                writeln!(out, "      Subject: {subject}")?;
+            }
+            for line in body.lines() {
+                writeln!(out, "      | {line}")?;
+            }
+        }
+    }
+    writeln!(out, "Next touch")?;
+    match &next {
+        Some((touch, message)) => write_touch(out, touch, message, tz, now)?,
+        None => writeln!(
+            out,
+            "  none ({})",
+            if lead.status.is_sendable() {
+                "sequence finished"
+            } else {
+                "lead is not active"
+            }
+        )?,
+    }
+    Ok(())
+}
+
+fn mark(ctx: &Context_, args: &MarkArgs, out: &mut impl Write) -> Result<()> {
+    let mark: Mark = args.mark.parse().map_err(anyhow::Error::msg)?;
+    let engine = ctx.engine()?;
+    let id = engine.resolve(&args.id)?;
+    let lead = engine.mark(id, mark, args.note.as_deref())?;
+    let next = match &lead.next {
+        Some(n) => format!(
+            "; next: {} ({}) {}",
+            n.step_id,
+            n.channel,
+            relative(n.at, engine.now())
+        ),
+        None => String::new(),
+    };
+    writeln!(out, "{} {} → {}{next}", lead.id, lead.name, lead.status)?;
+    Ok(())
+}
+
+fn export_cmd(ctx: &Context_, args: &ExportArgs, out: &mut impl Write) -> Result<()> {
+    let store = ctx.store()?;
+    match &args.out {
+        Some(path) => {
+            let tmp = path.with_extension("tmp-nudge");
+            let file = std::fs::File::create(&tmp)
+                .with_context(|| format!("cannot create {}", tmp.display()))?;
+            let result = export(&store, args.format, &file).and_then(|n| {
+                file.sync_all()?;
+                Ok(n)
+            });
+            let count = match result {
+                Ok(n) => n,
+                Err(e) => {
+                    let _ = std::fs::remove_file(&tmp);
+                    return Err(e.into());
+                }
+            };
+            std::fs::rename(&tmp, path)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            eprintln!("exported {count} leads to {}", path.display());
+        }
+        None => {
+            export(&store, args.format, &mut *out)?;
+        }
+    }
+    Ok(())
+}
+
+fn erase(ctx: &Context_, args: &EraseArgs, out: &mut impl Write) -> Result<()> {
+    let engine = ctx.engine()?;
+    let id = engine.resolve(&args.id)?;
+    let lead = engine.erase(id)?;
+    writeln!(
+        out,
+        "erased {} ({}) and {} events; their contacts stay suppressed",
+        lead.id, lead.name, lead.event_count
+    )?;
+    Ok(())
+}
+
+fn seq_list(ctx: &Context_, out: &mut impl Write) -> Result<()> {
+    let catalog = ctx.catalog()?;
+    for (seq, origin) in catalog.iter() {
+        let channels: Vec<&str> = seq.steps.iter().map(|s| s.channel.as_str()).collect();
+        writeln!(
+            out,
+            "{:<16} {} steps over {} days ({})  {}",
+            seq.name,
+            seq.steps.len(),
+            seq.span().num_days(),
+            channels.join(", "),
+            origin
+        )?;
+        if !seq.description.is_empty() {
+            writeln!(out, "{:<16} {}", "", seq.description)?;
+        }
+    }
+    Ok(())
+}
+
+fn seq_lint(ctx: &Context_, files: &[PathBuf], out: &mut impl Write) -> Result<ExitCode> {
+    let sequences = if files.is_empty() {
+        ctx.catalog()?
+            .iter()
+            .map(|(s, o)| (s.clone(), o.to_string()))
+            .collect::<Vec<_>>()
+    } else {
+        let mut loaded = Vec::new();
+        let mut errors = 0;
+        for file in files {
+            match catalog::load_file(file) {
+                Ok(seq) => loaded.push((seq, file.display().to_string())),
+                Err(e) => {
+                    writeln!(out, "error: {e}")?;
+                    errors += 1;
+                }
+            }
+        }
+        if errors > 0 {
+            bail!("{errors} of {} sequence files are invalid", files.len());
+        }
+        loaded
+    };
+    let sample = sample_lead(SystemClock.now());
+    let mut warnings = 0;
+    for (seq, origin) in &sequences {
+        let found = lint(seq, &sample, &ctx.config.sender);
+        if found.is_empty() {
+            writeln!(out, "{origin}: ok")?;
+        }
+        for w in &found {
+            let at = w
+                .step
+                .as_deref()
+                .map(|s| format!(" step `{s}`"))
+                .unwrap_or_default();
+            writeln!(out, "{origin}:{at}: warning: {}", w.message)?;
+        }
+        warnings += found.len();
+    }
+    Ok(if warnings == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_ROWS_REJECTED)
+    })
+}
+
+fn preview(ctx: &Context_, args: &PreviewArgs, out: &mut impl Write) -> Result<()> {
+    let start = match &args.start {
+        Some(s) => DateTime::parse_from_rfc3339(s)
+            .with_context(|| {
+                format!("--start `{s}` is not an RFC 3339 time such as 2026-12-01T09:00:00Z")
+            })?
+            .with_timezone(&Utc),
+        None => SystemClock.now(),
+    };
+    let catalog = ctx.catalog()?;
+    let settings = ctx.settings();
+    let mut lead = match &args.lead {
+        Some(prefix) => {
+            let store = ctx.store()?;
+            let id = store.resolve(prefix)?;
+            store
+                .lead(id)?
+                .ok_or_else(|| StoreError::NotFound(prefix.clone()))?
+        }
+        None => sample_lead(start),
+    };
+    if let Some(tz) = &args.tz {
+        lead.tz = Some(parse_tz(tz)?);
+    }
+    lead.created_at = start;
+    lead.status = Status::Active;
+    let tz = lead.tz.unwrap_or(settings.default_tz);
+    let plan = crate::engine::preview(&catalog, &settings, &args.name, &lead, start)?;
+    if args.json {
+        for (touch, message) in &plan {
+            writeln!(out, "{}", touch_json(touch, message, tz))?;
+        }
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{} for {} ({}), starting {}",
+        args.name,
+        lead.name,
+        tz.name(),
+        start.to_rfc3339()
+    )?;
+    for (touch, message) in &plan {
+        write_touch(out, touch, message, tz, start)?;
+    }
+    Ok(())
+}
+
+fn status(ctx: &Context_, out: &mut impl Write) -> Result<()> {
+    let store = ctx.store()?;
+    let now = SystemClock.now();
+    writeln!(out, "data dir  {}", store.path().display())?;
+    for st in Status::ALL {
+        let n = store
+            .list(
+                &ListFilter {
+                    status: Some(st),
+                    ..ListFilter::default()
+                },
+                usize::MAX,
+            )?
+            .len();
+        writeln!(out, "  {:<11} {n}", st.as_str())?;
+    }
+    let due = store.due_until(now, usize::MAX)?.len();
+    writeln!(out, "due now   {due}")?;
+    writeln!(
+        out,
+        "\nnext: `nudge add --name NAME --email EMAIL`, `nudge leads`, `nudge seq preview default`"
+    )?;
+    Ok(())
+}
+
+fn seed(ctx: &Context_, leads: u64, due: u64, out: &mut impl Write) -> Result<()> {
+    let engine = ctx.engine()?;
+    let started = std::time::Instant::now();
+    let now = engine.now();
+    let mut batch = Vec::with_capacity(5_000);
+    let mut written = 0u64;
+    for i in 0..leads {
+        let input = LeadInput {
+            name: format!("Seed Lead {i}"),
+            email: Some(format!("lead{i}@seed.example.com")),
+            company: Some(format!("Company {}", i % 997)),
+            source: "seed".into(),
+            ..LeadInput::default()
+        };
+        let valid = engine.validate(&input)?;
+        let mut write = engine.prepare(valid, None, now)?;
+        let at = if i < due {
+            now - Duration::minutes(1)
+        } else {
+            now + Duration::days(1 + (i % 20) as i64)
+        };
+        if let Some(next) = write.lead.next.as_mut() {
+            next.at = at;
+        }
+        for event in &mut write.events {
+            if let EventKind::TouchScheduled { due, .. } = &mut event.kind {
+                *due = at;
+            }
+        }
+        batch.push(write);
+        if batch.len() == batch.capacity() {
+            engine.store().insert_leads(&batch)?;
+            written += batch.len() as u64;
+            batch.clear();
+        }
+    }
+    engine.store().insert_leads(&batch)?;
+    written += batch.len() as u64;
+    engine.store().flush()?;
+    writeln!(
+        out,
+        "seeded {written} leads ({due} due now) in {:.1}s; database {} MiB on disk",
+        started.elapsed().as_secs_f64(),
+        engine.store().size_on_disk()? / (1024 * 1024)
+    )?;
+    Ok(())
+}

@@ -1,0 +1,154 @@
+//! The append-only history of a lead. The timeline, progress through the
+//! sequence and every statistic are derived from these events.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::sequence::Channel;
+
+/// One thing that happened to a lead, at one instant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// When it happened.
+    pub at: DateTime<Utc>,
+    /// What happened.
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+/// What happened. Tagged by `type` in JSON so exports stay readable and new
+/// kinds can be added without breaking old records.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EventKind {
+    /// The lead entered nudge.
+    Captured {
+        /// Source label.
+        source: String,
+    },
+    /// A touch was put on the calendar.
+    TouchScheduled {
+        /// Step id in the sequence.
+        step: String,
+        /// Channel it will use.
+        channel: Channel,
+        /// When it is due.
+        due: DateTime<Utc>,
+    },
+    /// A touch was delivered (or done, for call tasks).
+    TouchSent {
+        /// Step id.
+        step: String,
+        /// Channel used.
+        channel: Channel,
+        /// Subject line, for email.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        subject: Option<String>,
+        /// The exact text sent.
+        body: String,
+        /// Rendered and recorded but not sent, because the channel runs dry.
+        #[serde(default)]
+        dry_run: bool,
+    },
+    /// A touch failed.
+    TouchFailed {
+        /// Step id.
+        step: String,
+        /// Channel used.
+        channel: Channel,
+        /// What went wrong, as reported by the channel.
+        reason: String,
+        /// Permanent failures are not retried.
+        permanent: bool,
+    },
+    /// An email was opened.
+    Opened,
+    /// A link was clicked.
+    Clicked {
+        /// The link, when known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        url: Option<String>,
+    },
+    /// The lead answered.
+    Replied,
+    /// The lead booked a meeting.
+    Booked,
+    /// The lead opted out.
+    OptedOut,
+    /// Email bounced permanently.
+    Bounced {
+        /// Diagnostic from the server.
+        reason: String,
+    },
+    /// A human paused the sequence.
+    Paused,
+    /// A human resumed the sequence.
+    Resumed,
+    /// A human took the lead over.
+    HandedOff,
+    /// A call task was done by a human.
+    Called,
+    /// A free-text note.
+    Note {
+        /// The note.
+        text: String,
+    },
+    /// A field was changed by hand.
+    Edited {
+        /// Field name.
+        field: String,
+        /// Old value (empty when unset).
+        from: String,
+        /// New value (empty when cleared).
+        to: String,
+    },
+}
+
+impl EventKind {
+    /// A short human label for timelines.
+    pub fn describe(&self) -> String {
+        match self {
+            EventKind::Captured { source } => format!("captured from {source}"),
+            EventKind::TouchScheduled { step, channel, due } => {
+                format!("scheduled {step} ({channel}) for {}", due.to_rfc3339())
+            }
+            EventKind::TouchSent {
+                step,
+                channel,
+                dry_run,
+                ..
+            } => {
+                let dry = if *dry_run { " [dry-run]" } else { "" };
+                format!("sent {step} ({channel}){dry}")
+            }
+            EventKind::TouchFailed {
+                step,
+                channel,
+                reason,
+                permanent,
+            } => {
+                let kind = if *permanent {
+                    "permanently"
+                } else {
+                    "temporarily"
+                };
+                format!("{step} ({channel}) failed {kind}: {reason}")
+            }
+            EventKind::Opened => "opened".into(),
+            EventKind::Clicked { url } => match url {
+                Some(url) => format!("clicked {url}"),
+                None => "clicked".into(),
+            },
+            EventKind::Replied => "replied".into(),
+            EventKind::Booked => "booked".into(),
+            EventKind::OptedOut => "opted out".into(),
+            EventKind::Bounced { reason } => format!("bounced: {reason}"),
+            EventKind::Paused => "paused".into(),
+            EventKind::Resumed => "resumed".into(),
+            EventKind::HandedOff => "handed off".into(),
+            EventKind::Called => "call done".into(),
+            EventKind::Note { text } => format!("note: {text}"),
+            EventKind::Edited { field, from, to } => format!("{field}: `{from}` → `{to}`"),
+        }
+    }
+}

@@ -1,0 +1,254 @@
+//! Copy checks for sequences: the rules that keep follow-up useful rather than
+//! annoying, and compliant. Warnings, not errors: the file is valid either way.
+
+use chrono::Duration;
+use serde::Serialize;
+
+use super::lead::Lead;
+use super::render::{Sender, render_step};
+use super::sequence::{Channel, Sequence};
+
+/// One thing worth fixing in a sequence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LintWarning {
+    /// Step id, or `None` for the sequence as a whole.
+    pub step: Option<String>,
+    /// What to fix.
+    pub message: String,
+}
+
+/// Phrases that add no value and read as nagging.
+pub const SPAMMY_PHRASES: &[&str] = &[
+    "just checking in",
+    "just following up",
+    "just wanted to follow up",
+    "just wanted to check",
+    "touching base",
+    "circling back",
+    "bumping this",
+    "any update",
+    "did you get a chance",
+    "following up on my last",
+    "as per my last",
+];
+
+/// Phrases that count as an opt-out line in an email.
+const OPT_OUT_PHRASES: &[&str] = &[
+    "unsubscribe",
+    "opt out",
+    "opt-out",
+    "reply stop",
+    "reply \"stop\"",
+    "reply 'stop'",
+];
+
+/// GSM 03.38 basic characters (one septet each).
+const GSM7_BASIC: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
+/// GSM 03.38 extension characters (two septets each).
+const GSM7_EXTENDED: &str = "^{}\\[~]|€\u{c}";
+
+/// How an SMS body is encoded and how many characters it occupies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SmsSize {
+    /// Whether every character is in the GSM-7 alphabet.
+    pub gsm7: bool,
+    /// Septets for GSM-7, UTF-16 code units for UCS-2.
+    pub units: usize,
+}
+
+impl SmsSize {
+    /// Measures `text` the way carriers do.
+    pub fn of(text: &str) -> SmsSize {
+        let mut septets = 0;
+        for c in text.chars() {
+            if GSM7_BASIC.contains(c) {
+                septets += 1;
+            } else if GSM7_EXTENDED.contains(c) {
+                septets += 2;
+            } else {
+                return SmsSize {
+                    gsm7: false,
+                    units: text.encode_utf16().count(),
+                };
+            }
+        }
+        SmsSize {
+            gsm7: true,
+            units: septets,
+        }
+    }
+
+    /// The single-segment limit for this encoding.
+    pub fn limit(self) -> usize {
+        if self.gsm7 { 160 } else { 70 }
+    }
+}
+
+/// A sample lead for rendering checks and previews.
+pub fn sample_lead(created_at: chrono::DateTime<chrono::Utc>) -> Lead {
+    use super::lead::{LeadId, LeadInput};
+    let input = LeadInput {
+        name: "Alex Rivera".into(),
+        email: Some("alex@example.com".into()),
+        phone: Some("+14155552671".into()),
+        company: Some("Example Co".into()),
+        source: "preview".into(),
+        sms_consent: Some("preview".into()),
+        ..LeadInput::default()
+    };
+    let valid = match input.validate(None) {
+        Ok(v) => v,
+        Err(e) => unreachable!("the built-in sample lead is valid: {e}"),
+    };
+    valid.into_lead(LeadId(ulid::Ulid::nil()), String::new(), created_at)
+}
+
+fn contains_any<'a>(text: &str, phrases: &[&'a str]) -> Option<&'a str> {
+    let lower = text.to_lowercase();
+    phrases.iter().copied().find(|p| lower.contains(p))
+}
+
+/// Checks copy and cadence; `sample` is rendered to measure SMS length.
+pub fn lint(seq: &Sequence, sample: &Lead, sender: &Sender) -> Vec<LintWarning> {
+    let mut out = Vec::new();
+    let mut warn = |step: Option<&str>, message: String| {
+        out.push(LintWarning {
+            step: step.map(str::to_string),
+            message,
+        })
+    };
+    let n = seq.steps.len();
+    if !(5..=8).contains(&n) {
+        warn(None, format!("{n} steps; most sales need 5–8 touches"));
+    }
+    let span = seq.span();
+    if span < Duration::days(14) || span > Duration::days(21) {
+        warn(
+            None,
+            format!(
+                "the steps span {:.1} days; 14–21 days keeps follow-up persistent without nagging",
+                span.num_minutes() as f64 / 1440.0
+            ),
+        );
+    }
+    let footer_opts_out = seq
+        .email_footer
+        .as_deref()
+        .and_then(|f| contains_any(f, OPT_OUT_PHRASES))
+        .is_some();
+    for (i, step) in seq.steps.iter().enumerate() {
+        let id = Some(step.id.as_str());
+        let text = format!("{}\n{}", step.subject.as_deref().unwrap_or(""), step.body);
+        if let Some(phrase) = contains_any(&text, SPAMMY_PHRASES) {
+            warn(
+                id,
+                format!(
+                    "\"{phrase}\" adds nothing; offer a resource, an answer or a reason to reply"
+                ),
+            );
+        }
+        if step.channel == Channel::Email
+            && !footer_opts_out
+            && contains_any(&step.body, OPT_OUT_PHRASES).is_none()
+        {
+            warn(
+                id,
+                "email has no opt-out line (in the body or the sequence's email_footer)".into(),
+            );
+        }
+        match render_step(seq, i, sample, sender) {
+            Ok(msg) if step.channel == Channel::Sms => {
+                let size = SmsSize::of(&msg.body);
+                if size.units > size.limit() {
+                    warn(
+                        id,
+                        format!(
+                            "SMS is {} {} long, over one segment ({} for {}); it will be billed and may arrive split",
+                            size.units,
+                            if size.gsm7 {
+                                "GSM-7 characters"
+                            } else {
+                                "UCS-2 units"
+                            },
+                            size.limit(),
+                            if size.gsm7 { "GSM-7" } else { "UCS-2" },
+                        ),
+                    );
+                }
+            }
+            Ok(_) => {}
+            Err(e) => warn(id, format!("does not render for a sample lead: {e}")),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gsm7_and_ucs2_are_measured_like_carriers() {
+        assert_eq!(
+            SmsSize::of("Hi Ada"),
+            SmsSize {
+                gsm7: true,
+                units: 6
+            }
+        );
+        assert_eq!(
+            SmsSize::of("€5"),
+            SmsSize {
+                gsm7: true,
+                units: 3
+            }
+        );
+        assert_eq!(
+            SmsSize::of("Hi 👋"),
+            SmsSize {
+                gsm7: false,
+                units: 5
+            }
+        );
+        assert_eq!(SmsSize::of("ü").limit(), 160);
+        assert_eq!(SmsSize::of("ł").limit(), 70);
+    }
+
+    #[test]
+    fn lint_flags_nagging_and_missing_opt_out() {
+        let src = r#"
+[[steps]]
+id = "a"
+delay = "0m"
+channel = "email"
+subject = "Hello"
+body = "Just checking in on this."
+[[steps]]
+id = "b"
+delay = "1d"
+channel = "sms"
+body = "{{ first_name }}, here is a very long text that goes on and on about our product and keeps going well past the length of a single message segment, sadly."
+"#;
+        let seq = Sequence::parse("t.toml", src, "t").unwrap();
+        let warnings = lint(
+            &seq,
+            &sample_lead(chrono::DateTime::UNIX_EPOCH),
+            &Sender::default(),
+        );
+        let text: Vec<String> = warnings.iter().map(|w| w.message.clone()).collect();
+        assert!(
+            text.iter().any(|m| m.contains("just checking in")),
+            "{text:?}"
+        );
+        assert!(
+            text.iter().any(|m| m.contains("no opt-out line")),
+            "{text:?}"
+        );
+        assert!(
+            text.iter().any(|m| m.contains("over one segment")),
+            "{text:?}"
+        );
+        assert!(text.iter().any(|m| m.contains("2 steps")), "{text:?}");
+        assert!(text.iter().any(|m| m.contains("span 1.0 days")), "{text:?}");
+    }
+}

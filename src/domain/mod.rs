@@ -1,0 +1,12 @@
+//! The functional core: leads, statuses, events, sequences, the scheduler,
+//! rendering, marks and copy lint. Nothing here does I/O or reads the clock.
+
+pub mod event;
+pub mod lead;
+pub mod lint;
+pub mod mark;
+pub mod render;
+pub mod schedule;
+pub mod sequence;
+pub mod status;
+pub mod toml_pos;

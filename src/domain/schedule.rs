@@ -1,0 +1,353 @@
+//! The scheduler: a pure function from (lead, sequence, events, now) to the
+//! next touch and its instant. No clock reads, no I/O; DST and time zones are
+//! handled by converting candidate local times with `chrono-tz`.
+
+use chrono::{
+    DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone,
+    Timelike, Utc,
+};
+use chrono_tz::Tz;
+
+use super::event::{Event, EventKind};
+use super::lead::Lead;
+use super::sequence::{Channel, LocalTime, Sequence, Window};
+
+/// The next touch a lead should receive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedTouch {
+    /// Index into the sequence's steps.
+    pub step: usize,
+    /// The step's id.
+    pub step_id: String,
+    /// The channel it goes out on.
+    pub channel: Channel,
+    /// When it is due (inside the window, never before `now`).
+    pub at: DateTime<Utc>,
+    /// Steps passed over on the way, with the reason.
+    pub skipped: Vec<SkippedStep>,
+}
+
+/// A step the lead cannot receive (no phone, no SMS consent, channel bounced).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedStep {
+    /// Step id.
+    pub step_id: String,
+    /// Why it was skipped.
+    pub reason: &'static str,
+}
+
+/// Why a lead cannot receive a channel, or `None` if it can.
+pub fn channel_blocker(lead: &Lead, channel: Channel, events: &[Event]) -> Option<&'static str> {
+    let failed_for_good = events.iter().any(|e| {
+        matches!(&e.kind, EventKind::TouchFailed { channel: c, permanent: true, .. } if *c == channel)
+    });
+    match channel {
+        _ if failed_for_good => Some("channel failed permanently for this lead"),
+        Channel::Email if lead.email.is_none() => Some("no email address"),
+        Channel::Sms if lead.phone.is_none() => Some("no phone number"),
+        Channel::Sms if lead.consent.sms.is_none() => Some("no SMS consent"),
+        Channel::Call if lead.phone.is_none() => Some("no phone number"),
+        _ => None,
+    }
+}
+
+/// Where the lead is in its sequence: the index after the last finished step,
+/// and when that step finished (capture time if none).
+fn progress(lead: &Lead, seq: &Sequence, events: &[Event]) -> (usize, DateTime<Utc>) {
+    let mut next = 0;
+    let mut since = lead.created_at;
+    for event in events {
+        let step = match &event.kind {
+            EventKind::TouchSent { step, .. } => step,
+            EventKind::TouchFailed {
+                step,
+                permanent: true,
+                ..
+            } => step,
+            _ => continue,
+        };
+        if let Some(idx) = seq.step_index(step) {
+            if idx + 1 >= next {
+                next = idx + 1;
+                since = event.at;
+            }
+        }
+    }
+    (next, since)
+}
+
+/// The next touch for `lead`, or `None` when the lead is not active or the
+/// sequence has nothing left it can receive.
+pub fn next_touch(
+    lead: &Lead,
+    seq: &Sequence,
+    events: &[Event],
+    now: DateTime<Utc>,
+    default_tz: Tz,
+) -> Option<PlannedTouch> {
+    if !lead.status.is_sendable() {
+        return None;
+    }
+    let (mut idx, since) = progress(lead, seq, events);
+    let mut wait = Duration::zero();
+    let mut skipped = Vec::new();
+    while let Some(step) = seq.steps.get(idx) {
+        wait += step.delay;
+        if let Some(reason) = channel_blocker(lead, step.channel, events) {
+            skipped.push(SkippedStep {
+                step_id: step.id.clone(),
+                reason,
+            });
+            idx += 1;
+            continue;
+        }
+        let earliest = (since + wait).max(now);
+        let tz = lead.tz.unwrap_or(default_tz);
+        let at = next_open(earliest, tz, seq.window.for_channel(step.channel))?;
+        return Some(PlannedTouch {
+            step: idx,
+            step_id: step.id.clone(),
+            channel: step.channel,
+            at,
+            skipped,
+        });
+    }
+    None
+}
+
+/// The whole calendar a lead would get if every touch went out on time and
+/// nobody answered; used by `seq preview` and `simulate`.
+pub fn calendar(
+    lead: &Lead,
+    seq: &Sequence,
+    start: DateTime<Utc>,
+    default_tz: Tz,
+) -> Vec<PlannedTouch> {
+    let mut events = Vec::new();
+    let mut now = start;
+    let mut plan = Vec::new();
+    while let Some(touch) = next_touch(lead, seq, &events, now, default_tz) {
+        events.push(Event {
+            at: touch.at,
+            kind: EventKind::TouchSent {
+                step: touch.step_id.clone(),
+                channel: touch.channel,
+                subject: None,
+                body: String::new(),
+                dry_run: true,
+            },
+        });
+        now = touch.at;
+        plan.push(touch);
+        if plan.len() > seq.steps.len() {
+            break;
+        }
+    }
+    plan
+}
+
+/// Whether instant `t` falls inside `window` in zone `tz`.
+pub fn in_window(t: DateTime<Utc>, tz: Tz, window: Window) -> bool {
+    let local = t.with_timezone(&tz);
+    let minute = LocalTime((local.hour() * 60 + local.minute()) as u16);
+    window.days.contains(local.weekday()) && window.start <= minute && minute < window.end
+}
+
+/// Every instant whose local wall time is `naive`: none in a DST gap (then the
+/// first instant after the gap), two in an overlap.
+fn instants_at(tz: Tz, naive: NaiveDateTime) -> Vec<DateTime<Utc>> {
+    match tz.from_local_datetime(&naive) {
+        LocalResult::Single(t) => vec![t.with_timezone(&Utc)],
+        LocalResult::Ambiguous(a, b) => vec![a.with_timezone(&Utc), b.with_timezone(&Utc)],
+        LocalResult::None => {
+            // Walk forward minute by minute to the end of the gap; gaps are at
+            // most a few hours, so this is bounded.
+            let mut probe = naive;
+            for _ in 0..(24 * 60) {
+                probe += Duration::minutes(1);
+                if let Some(t) = tz.from_local_datetime(&probe).earliest() {
+                    return vec![t.with_timezone(&Utc)];
+                }
+            }
+            Vec::new()
+        }
+    }
+}
+
+fn local_naive(date: NaiveDate, at: LocalTime) -> Option<NaiveDateTime> {
+    let time = NaiveTime::from_hms_opt(u32::from(at.0 / 60), u32::from(at.0 % 60), 0)?;
+    Some(date.and_time(time))
+}
+
+/// The earliest instant at or after `t` that lies inside `window` in `tz`.
+///
+/// The set of allowed instants is a union of intervals; each begins at an
+/// instant whose local time is the window start (or the end of a DST gap that
+/// swallowed it). So the answer is either `t` itself or one of those openings.
+pub fn next_open(t: DateTime<Utc>, tz: Tz, window: Window) -> Option<DateTime<Utc>> {
+    if !window.is_open_somewhere() {
+        return None;
+    }
+    // Sending times are whole minutes; round up so `t` itself qualifies only if exact.
+    let t = ceil_minute(t);
+    if in_window(t, tz, window) {
+        return Some(t);
+    }
+    let today = t.with_timezone(&tz).date_naive();
+    // A week plus margin always contains an opening of a non-empty window.
+    (-1..=15)
+        .filter_map(|offset| today.checked_add_signed(Duration::days(offset)))
+        .filter_map(|date| local_naive(date, window.start))
+        .flat_map(|naive| instants_at(tz, naive))
+        .filter(|&open| open > t && in_window(open, tz, window))
+        .min()
+}
+
+fn ceil_minute(t: DateTime<Utc>) -> DateTime<Utc> {
+    let secs = t.timestamp();
+    let sub = t.timestamp_subsec_nanos();
+    let rem = secs.rem_euclid(60);
+    if rem == 0 && sub == 0 {
+        t
+    } else {
+        DateTime::from_timestamp(secs - rem + 60, 0).unwrap_or(t)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::sequence::Days;
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    fn office() -> Window {
+        Window {
+            days: Days::WEEKDAYS,
+            start: LocalTime::hm(9, 0),
+            end: LocalTime::hm(17, 0),
+        }
+    }
+
+    #[test]
+    fn inside_window_is_sent_now() {
+        // Tuesday 10:00 in New York (UTC-4 in June).
+        let t = utc("2026-06-02T14:00:00Z");
+        assert_eq!(
+            next_open(t, chrono_tz::America::New_York, office()),
+            Some(t)
+        );
+    }
+
+    #[test]
+    fn window_that_opens_later_today() {
+        // Tuesday 07:30 New York → 09:00 the same day.
+        let t = utc("2026-06-02T11:30:00Z");
+        assert_eq!(
+            next_open(t, chrono_tz::America::New_York, office()),
+            Some(utc("2026-06-02T13:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn weekend_moves_to_monday() {
+        // Saturday noon Berlin → Monday 09:00 CEST.
+        let t = utc("2026-06-06T10:00:00Z");
+        assert_eq!(
+            next_open(t, chrono_tz::Europe::Berlin, office()),
+            Some(utc("2026-06-08T07:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn after_hours_moves_to_next_morning() {
+        // Friday 18:00 Kathmandu (+05:45) → Monday 09:00 +05:45 = 03:15Z.
+        let t = utc("2026-06-05T12:15:00Z");
+        assert_eq!(
+            next_open(t, chrono_tz::Asia::Kathmandu, office()),
+            Some(utc("2026-06-08T03:15:00Z"))
+        );
+    }
+
+    #[test]
+    fn new_york_spring_forward_gap() {
+        // 2026-03-08: 02:00 EST jumps to 03:00 EDT. A window opening at 02:30
+        // opens at 03:00 EDT (07:00Z), the first real instant after the gap.
+        let w = Window {
+            days: Days::ALL,
+            start: LocalTime::hm(2, 30),
+            end: LocalTime::hm(5, 0),
+        };
+        let t = utc("2026-03-08T05:00:00Z"); // 00:00 EST
+        assert_eq!(
+            next_open(t, chrono_tz::America::New_York, w),
+            Some(utc("2026-03-08T07:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn new_york_office_hours_shift_with_dst() {
+        // Friday 2026-03-06 18:00 EST → Monday 09:00 EDT = 13:00Z (not 14:00Z).
+        let t = utc("2026-03-06T23:00:00Z");
+        assert_eq!(
+            next_open(t, chrono_tz::America::New_York, office()),
+            Some(utc("2026-03-09T13:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn berlin_fall_back_overlap() {
+        // 2026-10-25: 03:00 CEST falls back to 02:00 CET; 02:30 happens twice.
+        let w = Window {
+            days: Days::ALL,
+            start: LocalTime::hm(2, 30),
+            end: LocalTime::hm(4, 0),
+        };
+        // First 02:30 (CEST) is 00:30Z.
+        assert_eq!(
+            next_open(utc("2026-10-25T00:00:00Z"), chrono_tz::Europe::Berlin, w),
+            Some(utc("2026-10-25T00:30:00Z"))
+        );
+        // 01:15Z is 02:15 CET (second pass), outside the window; the second
+        // 02:30 (CET) is 01:30Z.
+        assert_eq!(
+            next_open(utc("2026-10-25T01:15:00Z"), chrono_tz::Europe::Berlin, w),
+            Some(utc("2026-10-25T01:30:00Z"))
+        );
+    }
+
+    #[test]
+    fn berlin_spring_forward_keeps_local_nine() {
+        // Sunday 2026-03-29 is the switch; Monday 09:00 is CEST = 07:00Z.
+        let t = utc("2026-03-28T12:00:00Z");
+        assert_eq!(
+            next_open(t, chrono_tz::Europe::Berlin, office()),
+            Some(utc("2026-03-30T07:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn sms_window_is_clipped_to_quiet_hours() {
+        let w = Window {
+            days: Days::ALL,
+            start: LocalTime::hm(6, 0),
+            end: LocalTime::hm(23, 0),
+        }
+        .for_channel(Channel::Sms);
+        // 06:30 Kathmandu → 08:00 Kathmandu.
+        let got = next_open(utc("2026-06-02T00:45:00Z"), chrono_tz::Asia::Kathmandu, w).unwrap();
+        let local = got.with_timezone(&chrono_tz::Asia::Kathmandu);
+        assert_eq!((local.hour(), local.minute()), (8, 0));
+    }
+
+    #[test]
+    fn seconds_round_up_to_the_minute() {
+        let t = utc("2026-06-02T14:00:30Z");
+        assert_eq!(
+            next_open(t, chrono_tz::America::New_York, office()),
+            Some(utc("2026-06-02T14:01:00Z"))
+        );
+    }
+}

@@ -1,0 +1,125 @@
+//! Export every lead with every field and every event, streamed so memory
+//! stays flat however many leads there are.
+
+use std::io::Write;
+
+use serde::Serialize;
+
+use crate::domain::event::Event;
+use crate::domain::lead::Lead;
+use crate::store::{Store, StoreError};
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// One row per lead; custom fields and events as JSON cells.
+    Csv,
+    /// One JSON object per line: the lead with an `events` array.
+    Jsonl,
+}
+
+/// Why an export failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// Reading the store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Writing failed.
+    #[error("cannot write the export: {0}")]
+    Io(#[from] std::io::Error),
+    /// CSV writing failed.
+    #[error("cannot write the export: {0}")]
+    Csv(#[from] csv::Error),
+}
+
+#[derive(Serialize)]
+struct LeadWithEvents<'a> {
+    #[serde(flatten)]
+    lead: &'a Lead,
+    stage: String,
+    events: &'a [Event],
+}
+
+/// CSV columns, in order.
+pub const CSV_HEADERS: &[&str] = &[
+    "id",
+    "name",
+    "email",
+    "phone",
+    "company",
+    "time_zone",
+    "source",
+    "sequence",
+    "status",
+    "stage",
+    "created_at",
+    "updated_at",
+    "next_due",
+    "next_step",
+    "next_channel",
+    "email_consent",
+    "sms_consent",
+    "fields",
+    "events",
+];
+
+fn json<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+/// Writes every lead to `out`; returns how many.
+pub fn export(store: &Store, format: Format, out: impl Write) -> Result<u64, ExportError> {
+    let mut count = 0;
+    match format {
+        Format::Jsonl => {
+            let mut out = std::io::BufWriter::new(out);
+            for lead in store.iter_leads() {
+                let lead = lead?;
+                let events = store.events(lead.id)?;
+                let row = LeadWithEvents {
+                    lead: &lead,
+                    stage: lead.stage().to_string(),
+                    events: &events,
+                };
+                serde_json::to_writer(&mut out, &row).map_err(std::io::Error::from)?;
+                out.write_all(b"\n")?;
+                count += 1;
+            }
+            out.flush()?;
+        }
+        Format::Csv => {
+            let mut csv = csv::Writer::from_writer(out);
+            csv.write_record(CSV_HEADERS)?;
+            for lead in store.iter_leads() {
+                let lead = lead?;
+                let events = store.events(lead.id)?;
+                let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+                let next = lead.next.as_ref();
+                csv.write_record([
+                    lead.id.to_string(),
+                    lead.name.clone(),
+                    opt(&lead.email),
+                    opt(&lead.phone),
+                    opt(&lead.company),
+                    lead.tz.map(|t| t.name().to_string()).unwrap_or_default(),
+                    lead.source.clone(),
+                    lead.sequence.clone(),
+                    lead.status.to_string(),
+                    lead.stage().to_string(),
+                    lead.created_at.to_rfc3339(),
+                    lead.updated_at.to_rfc3339(),
+                    next.map(|n| n.at.to_rfc3339()).unwrap_or_default(),
+                    next.map(|n| n.step_id.clone()).unwrap_or_default(),
+                    next.map(|n| n.channel.to_string()).unwrap_or_default(),
+                    lead.consent.email.as_ref().map(json).unwrap_or_default(),
+                    lead.consent.sms.as_ref().map(json).unwrap_or_default(),
+                    json(&lead.fields),
+                    json(&events),
+                ])?;
+                count += 1;
+            }
+            csv.flush()?;
+        }
+    }
+    Ok(count)
+}

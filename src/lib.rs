@@ -1,0 +1,24 @@
+//! nudge follows up with every sales lead automatically.
+//!
+//! # Layout
+//!
+//! * [`clock`] — where time comes from ([`clock::Clock`]); the only wall-clock read.
+//! * [`domain`] — the functional core: leads, status machine, events,
+//!   sequences, the scheduler, rendering and copy lint. No I/O.
+//! * [`store`] — sled trees, keys, transactions and migrations.
+//! * [`config`] — the config file, environment overrides and directories.
+//! * [`catalog`] — finding and loading sequence files.
+//! * [`engine`] — the commands that change leads (add, import, mark, erase…),
+//!   composing domain decisions with store writes.
+//! * [`import`] / [`export`] — CSV in, CSV/JSONL out.
+//! * [`cli`] — clap commands and their output; `main.rs` only calls [`cli::main`].
+
+pub mod catalog;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod engine;
+pub mod export;
+pub mod import;
+pub mod store;
