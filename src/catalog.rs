@@ -34,7 +34,7 @@ pub enum CatalogError {
     #[error(transparent)]
     Invalid(#[from] SequenceError),
     /// A file or folder cannot be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Read {
         /// Path.
         path: PathBuf,

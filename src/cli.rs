@@ -27,8 +27,9 @@ use crate::export::{Format, export};
 use crate::import::{ImportOptions, import_csv};
 use crate::store::{ListFilter, Store, StoreError};
 
-/// Exit code when an import finished but rejected some rows.
-const EXIT_ROWS_REJECTED: u8 = 3;
+/// Exit code when a command finished but found problems: an import that
+/// rejected rows, a lint that raised warnings.
+const EXIT_PROBLEMS: u8 = 3;
 
 /// nudge follows up with every sales lead automatically.
 #[derive(Debug, Parser)]
@@ -245,6 +246,13 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
+        // A closed pipe (`nudge leads | head`) is the reader's choice, not an error.
+        Err(e)
+            if e.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) =>
+        {
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
@@ -292,7 +300,11 @@ impl Context_ {
 /// Dispatches one parsed command line.
 pub fn run(cli: Cli) -> Result<ExitCode> {
     let paths = Paths::resolve(cli.config, cli.data_dir)?;
-    let config = Config::load(&paths, std::env::vars())?;
+    let config = match &cli.command {
+        // `init` creates the config, so it must not require one.
+        Some(Command::Init(_)) => Config::default(),
+        _ => Config::load(&paths, std::env::vars())?,
+    };
     let ctx = Context_ { paths, config };
     let mut out = std::io::stdout().lock();
     match cli.command {
@@ -430,7 +442,7 @@ fn import(ctx: &Context_, args: &ImportArgs, out: &mut impl Write) -> Result<Exi
     Ok(if report.rejected.is_empty() {
         ExitCode::SUCCESS
     } else {
-        ExitCode::from(EXIT_ROWS_REJECTED)
+        ExitCode::from(EXIT_PROBLEMS)
     })
 }
 
@@ -765,16 +777,16 @@ fn seq_lint(ctx: &Context_, files: &[PathBuf], out: &mut impl Write) -> Result<E
             let at = w
                 .step
                 .as_deref()
-                .map(|s| format!(" step `{s}`"))
+                .map(|s| format!(" step `{s}`:"))
                 .unwrap_or_default();
-            writeln!(out, "{origin}:{at}: warning: {}", w.message)?;
+            writeln!(out, "{origin}:{at} warning: {}", w.message)?;
         }
         warnings += found.len();
     }
     Ok(if warnings == 0 {
         ExitCode::SUCCESS
     } else {
-        ExitCode::from(EXIT_ROWS_REJECTED)
+        ExitCode::from(EXIT_PROBLEMS)
     })
 }
 

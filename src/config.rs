@@ -95,7 +95,7 @@ fn number_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file was asked for but cannot be read.
-    #[error("cannot read config file {path}: {source}")]
+    #[error("cannot read config file {path}")]
     Read {
         /// File.
         path: PathBuf,

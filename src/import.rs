@@ -59,7 +59,7 @@ pub enum ImportError {
         message: String,
     },
     /// The file cannot be read as CSV.
-    #[error("{file}: {source}")]
+    #[error("{file} is not readable CSV")]
     Csv {
         /// File label.
         file: String,

@@ -206,9 +206,9 @@ pub enum Stage {
 impl fmt::Display for Stage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Stage::New => f.write_str("new"),
-            Stage::Step(n) => write!(f, "step-{n}"),
-            Stage::Status(s) => f.write_str(s.as_str()),
+            Stage::New => f.pad("new"),
+            Stage::Step(n) => f.pad(&format!("step-{n}")),
+            Stage::Status(s) => f.pad(s.as_str()),
         }
     }
 }

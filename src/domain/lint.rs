@@ -131,6 +131,26 @@ pub fn lint(seq: &Sequence, sample: &Lead, sender: &Sender) -> Vec<LintWarning> 
             ),
         );
     }
+    let sources: String = seq
+        .steps
+        .iter()
+        .flat_map(|s| [s.subject.as_deref().unwrap_or(""), s.body.as_str()])
+        .chain(seq.email_footer.as_deref())
+        .collect();
+    for (variable, value, key) in [
+        ("sender_name", &sender.name, "name"),
+        ("sender_company", &sender.company, "company"),
+        ("booking_url", &sender.booking_url, "booking_url"),
+    ] {
+        if value.trim().is_empty() && sources.contains(variable) {
+            warn(
+                None,
+                format!(
+                    "templates use {variable} but [sender] {key} is not set in the config; it renders empty"
+                ),
+            );
+        }
+    }
     let footer_opts_out = seq
         .email_footer
         .as_deref()

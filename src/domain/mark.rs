@@ -64,7 +64,7 @@ impl FromStr for Mark {
 
 impl fmt::Display for Mark {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+        f.pad(match self {
             Mark::Replied => "replied",
             Mark::Booked => "booked",
             Mark::Paused => "paused",

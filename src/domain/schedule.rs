@@ -66,11 +66,9 @@ fn progress(lead: &Lead, seq: &Sequence, events: &[Event]) -> (usize, DateTime<U
             } => step,
             _ => continue,
         };
-        if let Some(idx) = seq.step_index(step) {
-            if idx + 1 >= next {
-                next = idx + 1;
-                since = event.at;
-            }
+        if let Some(idx) = seq.step_index(step).filter(|idx| idx + 1 >= next) {
+            next = idx + 1;
+            since = event.at;
         }
     }
     (next, since)

@@ -49,7 +49,7 @@ impl Channel {
 
 impl fmt::Display for Channel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
@@ -422,16 +422,18 @@ impl Sequence {
                     format!("duplicate step id `{id}`"),
                 ));
             }
-            if raw_step.channel != Channel::Email {
-                if let Some(subject) = &raw_step.subject {
-                    return Err(err(
-                        Some(subject.span()),
-                        format!(
-                            "only email steps have a subject; this step is {}",
-                            raw_step.channel
-                        ),
-                    ));
-                }
+            if let Some(subject) = raw_step
+                .subject
+                .as_ref()
+                .filter(|_| raw_step.channel != Channel::Email)
+            {
+                return Err(err(
+                    Some(subject.span()),
+                    format!(
+                        "only email steps have a subject; this step is {}",
+                        raw_step.channel
+                    ),
+                ));
             }
             if raw_step.channel == Channel::Email && first_email_has_subject.is_none() {
                 first_email_has_subject = Some(raw_step.subject.is_some());
@@ -554,7 +556,10 @@ body = "Hi {{ first_name }}"
 
     #[test]
     fn undefined_variable_fails_at_load() {
-        let src = GOOD.replace("body = \"Hi {{ first_name }}\"", "body = \"Hi {{ frist_name }}\"");
+        let src = GOOD.replace(
+            "body = \"Hi {{ first_name }}\"",
+            "body = \"Hi {{ frist_name }}\"",
+        );
         let e = Sequence::parse("t.toml", &src, "x").unwrap_err();
         assert!(e.message.contains("frist_name"), "{e}");
         assert_eq!(e.field, "steps[1].body");
