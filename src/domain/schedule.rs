@@ -348,4 +348,75 @@ mod tests {
             Some(utc("2026-06-02T14:01:00Z"))
         );
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        const ZONES: &[Tz] = &[
+            chrono_tz::America::New_York,
+            chrono_tz::Europe::Berlin,
+            chrono_tz::Asia::Kathmandu,
+            chrono_tz::Australia::Lord_Howe,
+            chrono_tz::Pacific::Chatham,
+            chrono_tz::America::Santiago,
+            chrono_tz::UTC,
+        ];
+
+        fn window() -> impl Strategy<Value = Window> {
+            (1u8..128, 0u16..96, 1u16..=96).prop_filter_map("start < end", |(days, a, b)| {
+                let (start, end) = (a * 15, (a + b).min(96) * 15);
+                (start < end).then(|| Window {
+                    days: Days::from_bits(days),
+                    start: LocalTime(start),
+                    end: LocalTime(end),
+                })
+            })
+        }
+
+        fn channel() -> impl Strategy<Value = Channel> {
+            prop_oneof![
+                Just(Channel::Email),
+                Just(Channel::Sms),
+                Just(Channel::Call),
+                Just(Channel::Task)
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            /// The chosen instant is never before now, never outside the
+            /// window and never inside SMS/call quiet hours; and no earlier
+            /// sampled instant would have qualified.
+            #[test]
+            fn next_open_is_allowed_and_earliest(
+                secs in 1_700_000_000i64..1_900_000_000,
+                zone in 0..ZONES.len(),
+                window in window(),
+                channel in channel(),
+                probes in proptest::collection::vec(0.0f64..1.0, 32),
+            ) {
+                let now = DateTime::from_timestamp(secs, 0).unwrap();
+                let tz = ZONES[zone];
+                let effective = window.for_channel(channel);
+                prop_assume!(effective.is_open_somewhere());
+                let at = next_open(now, tz, effective).expect("a non-empty window always opens within a week");
+                prop_assert!(at >= now);
+                prop_assert!(in_window(at, tz, window), "outside the window: {at}");
+                let local = at.with_timezone(&tz);
+                let minute = local.hour() * 60 + local.minute();
+                if channel.has_quiet_hours() {
+                    prop_assert!((8 * 60..21 * 60).contains(&minute), "quiet hours: {local}");
+                }
+                let span = (at - now).num_minutes();
+                for p in probes {
+                    let earlier = ceil_minute(now) + Duration::minutes((p * span as f64) as i64);
+                    if earlier < at {
+                        prop_assert!(!in_window(earlier, tz, effective), "{earlier} was already open before {at}");
+                    }
+                }
+            }
+        }
+    }
 }

@@ -64,3 +64,127 @@ fn build_status_and_stage_indexes(store: &Store) -> Result<(), StoreError> {
     store.idx_stage.apply_batch(stage)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use super::*;
+    use crate::domain::lead::{LeadId, Stage};
+    use crate::domain::status::Status;
+    use crate::store::{ListFilter, Store, encode};
+
+    fn fixture() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/schema-v1")
+    }
+
+    fn copy_dir(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            let target = to.join(entry.file_name());
+            if entry.file_type().unwrap().is_dir() {
+                copy_dir(&entry.path(), &target);
+            } else {
+                std::fs::copy(entry.path(), target).unwrap();
+            }
+        }
+    }
+
+    /// The fixture is a real schema-1 database written by the layout of that
+    /// time: leads, events, due and the email/phone indexes, but no status or
+    /// stage index. Regenerate with
+    /// `cargo test --lib write_schema_v1_fixture -- --ignored`.
+    #[test]
+    #[ignore]
+    fn write_schema_v1_fixture() {
+        let dir = fixture();
+        let _ = std::fs::remove_dir_all(&dir);
+        let db = sled::Config::new()
+            .path(&dir)
+            .cache_capacity(1 << 20)
+            .open()
+            .unwrap();
+        let meta = db.open_tree("meta").unwrap();
+        meta.insert("app", b"nudge").unwrap();
+        meta.insert("schema", &1u32.to_be_bytes()).unwrap();
+        let leads = db.open_tree("leads").unwrap();
+        let idx_email = db.open_tree("idx_email").unwrap();
+        let statuses = [Status::Active, Status::Replied, Status::Paused];
+        for (i, status) in statuses.into_iter().enumerate() {
+            let id: LeadId = format!("01JD3Q8Z5K9X2V7N4M6B1C0T8{i}").parse().unwrap();
+            let email = format!("lead{i}@example.com");
+            // Schema-1 records had no `next` field; serde defaults fill it.
+            let record = serde_json::json!({
+                "id": id.to_string(),
+                "name": format!("Lead {i}"),
+                "email": email,
+                "source": "fixture",
+                "sequence": "default",
+                "status": status.as_str(),
+                "created_at": "2026-01-05T10:00:00Z",
+                "updated_at": "2026-01-05T10:00:00Z",
+            });
+            leads.insert(id.to_bytes(), encode(&record)).unwrap();
+            idx_email.insert(email.as_bytes(), &id.to_bytes()).unwrap();
+        }
+        db.flush().unwrap();
+    }
+
+    #[test]
+    fn schema_1_fixture_migrates_to_current() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("data");
+        copy_dir(&fixture(), &dir);
+        let store = Store::open(&dir, 1 << 20).unwrap();
+        let active = store
+            .list(
+                &ListFilter {
+                    status: Some(Status::Active),
+                    ..ListFilter::default()
+                },
+                10,
+            )
+            .unwrap();
+        assert_eq!(active.len(), 1);
+        assert_eq!(active[0].name, "Lead 0");
+        assert!(active[0].next.is_none());
+        let replied = store
+            .list(
+                &ListFilter {
+                    stage: Some(Stage::Status(Status::Replied)),
+                    ..ListFilter::default()
+                },
+                10,
+            )
+            .unwrap();
+        assert_eq!(replied.len(), 1);
+        assert_eq!(replied[0].email.as_deref(), Some("lead1@example.com"));
+        drop(store);
+        // Reopening finds the current schema and does not migrate again.
+        let store = Store::open(&dir, 1 << 20).unwrap();
+        let meta = store.db.open_tree("meta").unwrap();
+        let version = meta.get("schema").unwrap().unwrap();
+        assert_eq!(
+            u32::from_be_bytes(version.as_ref().try_into().unwrap()),
+            SCHEMA_VERSION
+        );
+    }
+
+    #[test]
+    fn newer_schema_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("data");
+        drop(Store::open(&dir, 1 << 20).unwrap());
+        {
+            let db = sled::Config::new().path(&dir).open().unwrap();
+            db.open_tree("meta")
+                .unwrap()
+                .insert("schema", &99u32.to_be_bytes())
+                .unwrap();
+            db.flush().unwrap();
+        }
+        let err = Store::open(&dir, 1 << 20).err().unwrap();
+        assert!(err.to_string().contains("schema 99"), "{err}");
+    }
+}
