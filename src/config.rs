@@ -11,7 +11,9 @@ use crate::domain::toml_pos::locate;
 
 /// Sections that environment variables may override. Other `NUDGE_*`
 /// variables (`NUDGE_CONFIG`, `NUDGE_DATA_DIR`) are not config keys.
-pub const SECTIONS: &[&str] = &["general", "sender", "store"];
+pub const SECTIONS: &[&str] = &[
+    "general", "sender", "store", "email", "sms", "call", "ai", "engine", "server",
+];
 
 /// The whole configuration, defaults filled in.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -26,6 +28,200 @@ pub struct Config {
     /// Database tuning.
     #[serde(default)]
     pub store: StoreSettings,
+    /// SMTP; dry-run unless `smtp_url` and `from` are set.
+    #[serde(default)]
+    pub email: EmailSettings,
+    /// Twilio Messaging; dry-run unless account, token and sender are set.
+    #[serde(default)]
+    pub sms: SmsSettings,
+    /// Calls: a task for the human, or a Twilio call.
+    #[serde(default)]
+    pub call: CallSettings,
+    /// OpenAI-compatible LLM for personalisation; off unless configured.
+    #[serde(default)]
+    pub ai: AiSettings,
+    /// Worker limits.
+    #[serde(default)]
+    pub engine: EngineSettings,
+    /// Links in messages (unsubscribe) and, later, the inbound server.
+    #[serde(default)]
+    pub server: ServerSettings,
+}
+
+/// A secret from the file or the environment. Its `Debug` and `Display` never
+/// show the value, so it cannot leak into logs, errors or the screen.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The value, for the one place that must send it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether it is unset or blank.
+    pub fn is_empty(&self) -> bool {
+        self.0.trim().is_empty()
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.is_empty() { "\"\"" } else { "\"***\"" })
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(s: &str) -> Self {
+        Secret(s.to_string())
+    }
+}
+
+/// `[email]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailSettings {
+    /// lettre URL: `smtps://user:pass@host`, `smtp://host:587` (STARTTLS),
+    /// `smtp://127.0.0.1:2525?tls=none`. Holds credentials, hence a secret.
+    #[serde(default)]
+    pub smtp_url: Secret,
+    /// `Name <address>` or an address.
+    #[serde(default)]
+    pub from: String,
+    /// Where replies go, if not `from`.
+    #[serde(default)]
+    pub reply_to: Option<String>,
+    /// Postal address for the footer (CAN-SPAM).
+    #[serde(default)]
+    pub postal_address: String,
+    /// Most emails per day; 0 means no cap.
+    #[serde(default, deserialize_with = "number_or_string")]
+    pub daily_cap: u64,
+    /// Allow unencrypted SMTP to a host other than localhost.
+    #[serde(default, deserialize_with = "bool_or_string")]
+    pub allow_plain: bool,
+}
+
+/// `[sms]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmsSettings {
+    /// Twilio Account SID.
+    #[serde(default)]
+    pub account_sid: String,
+    /// Twilio auth token.
+    #[serde(default)]
+    pub auth_token: Secret,
+    /// Sending number in E.164 …
+    #[serde(default)]
+    pub from: String,
+    /// … or a Messaging Service SID instead.
+    #[serde(default)]
+    pub messaging_service_sid: String,
+    /// API base, for tests or a regional edge (default `https://api.twilio.com`).
+    #[serde(default)]
+    pub base_url: String,
+    /// Most texts per day; 0 means no cap.
+    #[serde(default, deserialize_with = "number_or_string")]
+    pub daily_cap: u64,
+}
+
+/// `[call]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallSettings {
+    /// `task` (default: the human calls) or `twilio`.
+    #[serde(default)]
+    pub mode: CallMode,
+    /// TwiML or voice-agent URL Twilio fetches when the call connects.
+    #[serde(default)]
+    pub twiml_url: String,
+}
+
+/// How call steps are carried out.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CallMode {
+    /// A due task for the human, done with `nudge mark ID called`.
+    #[default]
+    Task,
+    /// A Twilio Calls API request using the `[sms]` account.
+    Twilio,
+}
+
+/// `[ai]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AiSettings {
+    /// OpenAI-compatible base, e.g. `https://api.openai.com/v1` or `http://127.0.0.1:11434/v1`.
+    #[serde(default)]
+    pub base_url: String,
+    /// Model name.
+    #[serde(default)]
+    pub model: String,
+    /// API key (local servers may need none).
+    #[serde(default)]
+    pub api_key: Secret,
+    /// Give up and send the plain template after this long.
+    #[serde(default = "default_ai_timeout", deserialize_with = "number_or_string")]
+    pub timeout_secs: u64,
+}
+
+fn default_ai_timeout() -> u64 {
+    20
+}
+
+impl Default for AiSettings {
+    fn default() -> Self {
+        AiSettings {
+            base_url: String::new(),
+            model: String::new(),
+            api_key: Secret::default(),
+            timeout_secs: default_ai_timeout(),
+        }
+    }
+}
+
+/// `[engine]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EngineSettings {
+    /// Attempts per touch before it is marked failed.
+    #[serde(default = "default_max_attempts", deserialize_with = "number_or_string")]
+    pub max_attempts: u64,
+    /// Minimum seconds between two sends.
+    #[serde(default, deserialize_with = "number_or_string")]
+    pub min_gap_secs: u64,
+    /// Most sends per minute across channels; 0 means no limit.
+    #[serde(default, deserialize_with = "number_or_string")]
+    pub rate_per_minute: u64,
+}
+
+fn default_max_attempts() -> u64 {
+    6
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        EngineSettings {
+            max_attempts: default_max_attempts(),
+            min_gap_secs: 0,
+            rate_per_minute: 0,
+        }
+    }
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Public base URL for links in messages, e.g. `https://nudge.example.com`.
+    #[serde(default)]
+    pub public_url: String,
+    /// Key for HMAC-signed link tokens (unsubscribe).
+    #[serde(default)]
+    pub link_secret: Secret,
 }
 
 /// `[general]`.
@@ -88,6 +284,24 @@ fn number_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
             .trim()
             .parse()
             .map_err(|_| serde::de::Error::custom(format!("`{s}` is not a whole number"))),
+    }
+}
+
+/// Accepts `true` from the file or `"true"` from an environment variable.
+fn bool_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Bool(bool),
+        Text(String),
+    }
+    match Raw::deserialize(d)? {
+        Raw::Bool(b) => Ok(b),
+        Raw::Text(s) => match s.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" => Ok(true),
+            "false" | "0" | "no" | "" => Ok(false),
+            _ => Err(serde::de::Error::custom(format!("`{s}` is not true or false"))),
+        },
     }
 }
 
@@ -273,6 +487,50 @@ booking_url = ""
 [store]
 # sled page cache in MiB.
 cache_mb = 32
+
+# Channels without complete settings run dry: messages are rendered and
+# recorded in the outbox, marked dry-run, and never sent.
+
+[email]
+# lettre URL: smtps://user:pass@host (implicit TLS), smtp://user:pass@host:587
+# (STARTTLS), smtp://127.0.0.1:2525?tls=none (plain; localhost only unless
+# allow_plain = true). Prefer NUDGE_EMAIL_SMTP_URL to keep the password out of files.
+# smtp_url = "smtps://user:pass@smtp.example.com"
+# from = "Sam Founder <sam@example.com>"
+# reply_to = "sam@example.com"
+# postal_address = "Example Inc, 1 Main St, Springfield"
+daily_cap = 0
+
+[sms]
+# Twilio Messaging API; NUDGE_SMS_AUTH_TOKEN keeps the token out of files.
+# account_sid = "AC..."
+# auth_token = "..."
+# from = "+15005550006"            # or messaging_service_sid = "MG..."
+# base_url = "https://api.twilio.com"
+daily_cap = 0
+
+[call]
+# "task": a due call shows up for you; finish it with `nudge mark ID called`.
+# "twilio": place the call with the [sms] account and fetch twiml_url.
+mode = "task"
+# twiml_url = "https://example.com/voice.xml"
+
+[ai]
+# Any OpenAI-compatible chat-completions endpoint (hosted, Ollama, llama.cpp).
+# base_url = "http://127.0.0.1:11434/v1"
+# model = "llama3.1"
+# api_key = ""                     # or NUDGE_AI_API_KEY
+timeout_secs = 20
+
+[engine]
+max_attempts = 6
+min_gap_secs = 0
+rate_per_minute = 0
+
+[server]
+# Base URL for links in messages (unsubscribe) and the inbound server.
+# public_url = "https://nudge.example.com"
+# link_secret = "a long random string"   # or NUDGE_SERVER_LINK_SECRET
 "#;
 
 #[cfg(test)]

@@ -8,12 +8,14 @@
 //! * [`store`] — sled trees, keys, transactions and migrations.
 //! * [`config`] — the config file, environment overrides and directories.
 //! * [`catalog`] — finding and loading sequence files.
+//! * [`channels`] — email, SMS, call, dry-run transports and the LLM client.
 //! * [`engine`] — the commands that change leads (add, import, mark, erase…),
 //!   composing domain decisions with store writes.
 //! * [`import`] / [`export`] — CSV in, CSV/JSONL out.
 //! * [`cli`] — clap commands and their output; `main.rs` only calls [`cli::main`].
 
 pub mod catalog;
+pub mod channels;
 pub mod cli;
 pub mod clock;
 pub mod config;
