@@ -58,8 +58,26 @@ pub enum EventKind {
         channel: Channel,
         /// What went wrong, as reported by the channel.
         reason: String,
-        /// Permanent failures are not retried.
+        /// Permanent failures are not retried and block the channel.
         permanent: bool,
+        /// Transient failures that used up every attempt; the sequence moves on.
+        #[serde(default)]
+        gave_up: bool,
+    },
+    /// The channel may or may not have delivered; a human decides
+    /// (`nudge resolve`).
+    TouchInDoubt {
+        /// Step id.
+        step: String,
+        /// Channel used.
+        channel: Channel,
+        /// What happened.
+        reason: String,
+    },
+    /// Sending was postponed by a human.
+    Snoozed {
+        /// Until when.
+        until: DateTime<Utc>,
     },
     /// An email was opened.
     Opened,
@@ -126,6 +144,7 @@ impl EventKind {
                 channel,
                 reason,
                 permanent,
+                ..
             } => {
                 let kind = if *permanent {
                     "permanently"
@@ -134,6 +153,14 @@ impl EventKind {
                 };
                 format!("{step} ({channel}) failed {kind}: {reason}")
             }
+            EventKind::TouchInDoubt {
+                step,
+                channel,
+                reason,
+            } => {
+                format!("{step} ({channel}) in doubt: {reason}; settle with `nudge resolve`")
+            }
+            EventKind::Snoozed { until } => format!("snoozed until {}", until.to_rfc3339()),
             EventKind::Opened => "opened".into(),
             EventKind::Clicked { url } => match url {
                 Some(url) => format!("clicked {url}"),

@@ -190,6 +190,10 @@ pub struct Due {
     pub step_id: String,
     /// Channel.
     pub channel: crate::domain::sequence::Channel,
+    /// A call or task that came due and now waits for a human
+    /// (`nudge mark ID called`); it leaves the worker's due index.
+    #[serde(default)]
+    pub awaiting_human: bool,
 }
 
 /// A board column: new, after step N (1-based), or a non-active status.

@@ -86,6 +86,8 @@ pub struct LeadUpdate {
     pub events: Vec<EventKind>,
     /// Suppress the lead's contacts with this reason.
     pub suppress: Option<String>,
+    /// The outbox record to write with the change.
+    pub touch: Option<crate::domain::touch::Touch>,
 }
 
 /// Why a mark cannot be applied.
@@ -138,6 +140,7 @@ pub fn reschedule(
                 step: step as u32,
                 step_id: step_id.clone(),
                 channel,
+                awaiting_human: false,
             });
             Some(EventKind::TouchScheduled {
                 step: step_id,
@@ -202,7 +205,7 @@ pub fn decide(lead: &Lead, mark: Mark, ctx: &MarkContext<'_>) -> Result<LeadUpda
             let due = lead
                 .next
                 .clone()
-                .filter(|d| d.channel == Channel::Call)
+                .filter(|d| matches!(d.channel, Channel::Call | Channel::Task))
                 .ok_or_else(|| {
                     MarkError::NoCallDue(match &lead.next {
                         Some(d) => format!("; the next touch is {} ({})", d.step_id, d.channel),
@@ -214,7 +217,7 @@ pub fn decide(lead: &Lead, mark: Mark, ctx: &MarkContext<'_>) -> Result<LeadUpda
                 .map_err(|e| MarkError::Render(e.to_string()))?;
             let sent = EventKind::TouchSent {
                 step: due.step_id.clone(),
-                channel: Channel::Call,
+                channel: due.channel,
                 subject: None,
                 body: script.body,
                 dry_run: false,
@@ -240,5 +243,6 @@ pub fn decide(lead: &Lead, mark: Mark, ctx: &MarkContext<'_>) -> Result<LeadUpda
         lead,
         events,
         suppress,
+        touch: None,
     })
 }

@@ -10,3 +10,4 @@ pub mod schedule;
 pub mod sequence;
 pub mod status;
 pub mod toml_pos;
+pub mod touch;

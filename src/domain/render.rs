@@ -22,10 +22,10 @@ pub struct Sender {
 }
 
 /// A rendered touch, exactly as it would be sent.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Message {
     /// Email subject (`Re: …` for follow-ups without their own).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
     /// Body including footer or opt-out line.
     pub body: String,

@@ -61,9 +61,10 @@ fn progress(lead: &Lead, seq: &Sequence, events: &[Event]) -> (usize, DateTime<U
             EventKind::TouchSent { step, .. } => step,
             EventKind::TouchFailed {
                 step,
-                permanent: true,
+                permanent,
+                gave_up,
                 ..
-            } => step,
+            } if *permanent || *gave_up => step,
             _ => continue,
         };
         if let Some(idx) = seq.step_index(step).filter(|idx| idx + 1 >= next) {
@@ -72,6 +73,14 @@ fn progress(lead: &Lead, seq: &Sequence, events: &[Event]) -> (usize, DateTime<U
         }
     }
     (next, since)
+}
+
+/// The latest snooze, if any: nothing goes out before it.
+fn snoozed_until(events: &[Event]) -> Option<DateTime<Utc>> {
+    events.iter().rev().find_map(|e| match e.kind {
+        EventKind::Snoozed { until } => Some(until),
+        _ => None,
+    })
 }
 
 /// The next touch for `lead`, or `None` when the lead is not active or the
@@ -99,7 +108,9 @@ pub fn next_touch(
             idx += 1;
             continue;
         }
-        let earliest = (since + wait).max(now);
+        let earliest = (since + wait)
+            .max(now)
+            .max(snoozed_until(events).unwrap_or(now));
         let tz = lead.tz.unwrap_or(default_tz);
         let at = next_open(earliest, tz, seq.window.for_channel(step.channel))?;
         return Some(PlannedTouch {

@@ -167,6 +167,10 @@ impl Window {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Delay(pub Duration);
 
+/// The most steps a sequence may have; keeps every per-lead key range small
+/// and bounded (erasure deletes touches by step without scanning).
+pub const MAX_STEPS: usize = 20;
+
 /// The longest gap a single step may wait; longer is almost certainly a typo.
 const MAX_DELAY_DAYS: i64 = 90;
 
@@ -397,6 +401,15 @@ impl Sequence {
             return Err(err(
                 Some(raw.steps.span()),
                 "a sequence needs at least one step".into(),
+            ));
+        }
+        if raw.steps.get_ref().len() > MAX_STEPS {
+            return Err(err(
+                Some(raw.steps.span()),
+                format!(
+                    "{} steps; a sequence may have at most {MAX_STEPS}",
+                    raw.steps.get_ref().len()
+                ),
             ));
         }
         let mut env = Environment::new();

@@ -204,7 +204,7 @@ impl Engine {
                 sender: &self.settings.sender,
             };
             let seen = lead.event_count;
-            let outcome = self.store.update_lead(id, now, |current| {
+            let outcome = self.store.update_lead(id, now, |current, _| {
                 if current.event_count != seen {
                     return Err(None::<MarkError>);
                 }

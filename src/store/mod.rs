@@ -14,6 +14,10 @@
 //! | `idx_phone` | E.164 phone | lead id |
 //! | `idx_status` | status code u8 ++ lead id | – |
 //! | `idx_stage` | stage name ++ 0 ++ lead id | – |
+//! | `outbox` | lead id ++ step u32 | touch record (state + exact message) |
+//! | `idx_sending` | outbox key | – (touches claimed but not settled; read at start-up) |
+//! | `idx_in_doubt` | outbox key | – (touches a human must settle) |
+//! | `counters` | channel ++ `/` ++ UTC date | sends that day (u64), for daily caps |
 //! | `meta` | `app`, `schema` | marker, schema version |
 
 mod codec;
@@ -32,7 +36,9 @@ use sled::transaction::{ConflictableTransactionError, TransactionError, Transact
 use crate::domain::event::Event;
 use crate::domain::lead::{IdError, Lead, LeadId, Stage};
 use crate::domain::mark::LeadUpdate;
+use crate::domain::sequence::{Channel, MAX_STEPS};
 use crate::domain::status::Status;
+use crate::domain::touch::{Touch, TouchState};
 
 pub use codec::{decode, encode};
 pub use migrate::SCHEMA_VERSION;
@@ -153,6 +159,14 @@ pub enum InsertOutcome {
     },
 }
 
+/// What the store looked up inside the transaction, for decisions that must
+/// see the same state they change (an opt-out wins every race).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Facts {
+    /// Why one of the lead's contacts is suppressed, if one is.
+    pub suppressed: Option<String>,
+}
+
 /// Filters for [`Store::list`].
 #[derive(Debug, Clone, Default)]
 pub struct ListFilter {
@@ -176,6 +190,10 @@ pub struct Store {
     idx_phone: sled::Tree,
     idx_status: sled::Tree,
     idx_stage: sled::Tree,
+    outbox: sled::Tree,
+    idx_sending: sled::Tree,
+    idx_in_doubt: sled::Tree,
+    counters: sled::Tree,
 }
 
 type Abort = ConflictableTransactionError<StoreError>;
@@ -210,6 +228,15 @@ fn event_key(id: LeadId, seq: u32) -> [u8; 20] {
     key
 }
 
+/// `outbox` key: lead id then step index.
+pub fn outbox_key(id: LeadId, step: u32) -> [u8; 20] {
+    event_key(id, step)
+}
+
+fn counter_key(channel: Channel, at: DateTime<Utc>) -> Vec<u8> {
+    format!("{channel}/{}", at.format("%Y-%m-%d")).into_bytes()
+}
+
 fn status_key(status: Status, id: LeadId) -> [u8; 17] {
     let mut key = [0u8; 17];
     key[0] = status.code();
@@ -234,8 +261,12 @@ fn id_from_suffix(key: &[u8]) -> Option<LeadId> {
     Some(LeadId::from_bytes(tail))
 }
 
-/// The eight trees a lead write touches, in one transaction.
+/// Every tree a lead write touches, in one transaction.
 struct Tx<'a> {
+    outbox: &'a TransactionalTree,
+    idx_sending: &'a TransactionalTree,
+    idx_in_doubt: &'a TransactionalTree,
+    counters: &'a TransactionalTree,
     leads: &'a TransactionalTree,
     events: &'a TransactionalTree,
     due: &'a TransactionalTree,
@@ -270,7 +301,7 @@ impl Tx<'_> {
         }
         self.idx_status.remove(&status_key(lead.status, lead.id))?;
         self.idx_stage.remove(stage_key(lead.stage(), lead.id))?;
-        if let Some(due) = &lead.next {
+        if let Some(due) = lead.next.as_ref().filter(|d| !d.awaiting_human) {
             self.due.remove(&due_key(due.at, lead.id))?;
         }
         Ok(())
@@ -288,11 +319,45 @@ impl Tx<'_> {
             .insert(&status_key(lead.status, lead.id), &[])?;
         self.idx_stage
             .insert(stage_key(lead.stage(), lead.id), &[])?;
-        if let Some(due) = &lead.next {
+        if let Some(due) = lead.next.as_ref().filter(|d| !d.awaiting_human) {
             self.due
                 .insert(&due_key(due.at, lead.id), &due.step.to_be_bytes())?;
         }
         self.leads.insert(&id, encode(lead))?;
+        Ok(())
+    }
+
+    /// Writes a touch and keeps the sending / in-doubt indexes and the daily
+    /// counters in step with its state.
+    fn put_touch(&self, touch: &Touch) -> Result<(), Abort> {
+        let key = outbox_key(touch.lead_id, touch.step);
+        let previous: Option<Touch> = match self.outbox.get(key)? {
+            Some(bytes) => Some(decode_in("outbox", &bytes).map_err(abort)?),
+            None => None,
+        };
+        let was_sent = previous
+            .as_ref()
+            .is_some_and(|p| p.state == TouchState::Sent);
+        if touch.state == TouchState::Sent && !was_sent && !touch.dry_run {
+            let counter = counter_key(touch.channel, touch.updated_at);
+            let n = self
+                .counters
+                .get(&counter)?
+                .and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes))
+                .unwrap_or(0);
+            self.counters.insert(counter, &(n + 1).to_be_bytes())?;
+        }
+        if touch.state == TouchState::Sending {
+            self.idx_sending.insert(&key, &[])?;
+        } else {
+            self.idx_sending.remove(&key)?;
+        }
+        if touch.state == TouchState::InDoubt {
+            self.idx_in_doubt.insert(&key, &[])?;
+        } else {
+            self.idx_in_doubt.remove(&key)?;
+        }
+        self.outbox.insert(&key, encode(touch))?;
         Ok(())
     }
 
@@ -368,6 +433,10 @@ impl Store {
             idx_phone: db.open_tree("idx_phone")?,
             idx_status: db.open_tree("idx_status")?,
             idx_stage: db.open_tree("idx_stage")?,
+            outbox: db.open_tree("outbox")?,
+            idx_sending: db.open_tree("idx_sending")?,
+            idx_in_doubt: db.open_tree("idx_in_doubt")?,
+            counters: db.open_tree("counters")?,
             db,
         };
         migrate::run(&store, &meta)?;
@@ -398,9 +467,26 @@ impl Store {
             &self.idx_phone,
             &self.idx_status,
             &self.idx_stage,
+            &self.outbox,
+            &self.idx_sending,
+            &self.idx_in_doubt,
+            &self.counters,
         )
             .transaction(
-                |(leads, events, due, suppress, idx_email, idx_phone, idx_status, idx_stage)| {
+                |(
+                    leads,
+                    events,
+                    due,
+                    suppress,
+                    idx_email,
+                    idx_phone,
+                    idx_status,
+                    idx_stage,
+                    outbox,
+                    idx_sending,
+                    idx_in_doubt,
+                    counters,
+                )| {
                     f(&Tx {
                         leads,
                         events,
@@ -410,6 +496,10 @@ impl Store {
                         idx_phone,
                         idx_status,
                         idx_stage,
+                        outbox,
+                        idx_sending,
+                        idx_in_doubt,
+                        counters,
                     })
                 },
             )
@@ -469,13 +559,19 @@ impl Store {
         &self,
         id: LeadId,
         now: DateTime<Utc>,
-        decide: impl Fn(&Lead) -> std::result::Result<LeadUpdate, E>,
+        decide: impl Fn(&Lead, &Facts) -> std::result::Result<LeadUpdate, E>,
     ) -> Result<std::result::Result<Lead, E>> {
         self.transact(|tx| {
             let Some(old) = tx.lead(id)? else {
                 return Err(abort(StoreError::NotFound(id.to_string())));
             };
-            let change = match decide(&old) {
+            let mut facts = Facts::default();
+            for contact in [&old.email, &old.phone].into_iter().flatten() {
+                if let Some(s) = tx.suppression(contact)? {
+                    facts.suppressed = Some(s.reason);
+                }
+            }
+            let change = match decide(&old, &facts) {
                 Ok(change) => change,
                 Err(e) => return Ok(Err(e)),
             };
@@ -493,6 +589,9 @@ impl Store {
             if let Some(reason) = &change.suppress {
                 tx.suppress_contacts(&lead, reason, now)?;
             }
+            if let Some(touch) = &change.touch {
+                tx.put_touch(touch)?;
+            }
             tx.put_lead(&lead)?;
             Ok(Ok(lead))
         })
@@ -508,6 +607,12 @@ impl Store {
             tx.remove_indexes(&lead)?;
             for seq in 0..lead.event_count {
                 tx.events.remove(&event_key(id, seq))?;
+            }
+            for step in 0..MAX_STEPS as u32 {
+                let key = outbox_key(id, step);
+                tx.outbox.remove(&key)?;
+                tx.idx_sending.remove(&key)?;
+                tx.idx_in_doubt.remove(&key)?;
             }
             tx.leads.remove(&id.to_bytes())?;
             tx.suppress_contacts(&lead, "erased", now)?;
@@ -641,6 +746,60 @@ impl Store {
             }
         }
         Ok(out)
+    }
+
+    /// The outbox record of one touch.
+    pub fn touch(&self, id: LeadId, step: u32) -> Result<Option<Touch>> {
+        self.outbox
+            .get(outbox_key(id, step))?
+            .map(|b| decode_in("outbox", &b))
+            .transpose()
+    }
+
+    /// Every touch of a lead, by step.
+    pub fn touches(&self, id: LeadId) -> Result<Vec<Touch>> {
+        self.outbox
+            .scan_prefix(id.to_bytes())
+            .values()
+            .map(|v| decode_in("outbox", &v?))
+            .collect()
+    }
+
+    /// Touches left in `sending` (by a crash, when read at start-up).
+    pub fn sending(&self) -> Result<Vec<Touch>> {
+        self.indexed_touches(&self.idx_sending)
+    }
+
+    /// Touches a human must settle.
+    pub fn in_doubt(&self) -> Result<Vec<Touch>> {
+        self.indexed_touches(&self.idx_in_doubt)
+    }
+
+    fn indexed_touches(&self, index: &sled::Tree) -> Result<Vec<Touch>> {
+        let mut out = Vec::new();
+        for key in index.iter().keys() {
+            if let Some(bytes) = self.outbox.get(key?)? {
+                out.push(decode_in("outbox", &bytes)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Live sends on `channel` during the UTC day of `at`.
+    pub fn sent_on(&self, channel: Channel, at: DateTime<Utc>) -> Result<u64> {
+        Ok(self
+            .counters
+            .get(counter_key(channel, at))?
+            .and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes))
+            .unwrap_or(0))
+    }
+
+    /// The earliest due instant, to know how long the worker may sleep.
+    pub fn next_due_at(&self) -> Result<Option<DateTime<Utc>>> {
+        Ok(self.due.first()?.and_then(|(key, _)| {
+            let millis = u64::from_be_bytes(key.get(..8)?.try_into().ok()?);
+            DateTime::from_timestamp_millis(millis as i64)
+        }))
     }
 
     /// Bytes sled uses on disk.
