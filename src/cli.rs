@@ -16,12 +16,13 @@ use crate::catalog::{self, Catalog};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{CONFIG_TEMPLATE, Config, Paths};
 use crate::domain::event::{Event, EventKind};
-use crate::domain::lead::{Lead, LeadInput, Stage, parse_field, parse_tz};
+use crate::domain::lead::{Due, Lead, LeadInput, Stage, parse_field, parse_tz};
 use crate::domain::lint::{lint, sample_lead};
 use crate::domain::mark::Mark;
 use crate::domain::render::Message;
 use crate::domain::schedule::PlannedTouch;
 use crate::domain::status::Status;
+use crate::domain::touch::{RetryPolicy, TouchState};
 use crate::engine::{Engine, LeadView, Settings};
 use crate::export::{Format, export};
 use crate::import::{ImportOptions, import_csv};
@@ -271,6 +272,15 @@ impl Context_ {
             default_tz: self.config.general.default_tz,
             default_region: self.config.general.default_region.clone(),
             sender: self.config.sender.clone(),
+            retry: RetryPolicy {
+                max_attempts: self
+                    .config
+                    .engine
+                    .max_attempts
+                    .clamp(1, u64::from(u32::MAX)) as u32,
+                base: Duration::seconds(self.config.engine.retry_base_secs.clamp(1, 86_400) as i64),
+                cap: Duration::hours(6),
+            },
         }
     }
 
@@ -586,13 +596,24 @@ fn write_touch(
 fn show(ctx: &Context_, args: &ShowArgs, out: &mut impl Write) -> Result<()> {
     let engine = ctx.engine()?;
     let id = engine.resolve(&args.id)?;
-    let LeadView { lead, events, next } = engine.show(id)?;
+    let LeadView {
+        lead,
+        events,
+        touches,
+        next,
+    } = engine.show(id)?;
+    let next = next.map(|(due, message)| (planned(&due), message, due.awaiting_human));
     let tz = lead.tz.unwrap_or(engine.settings().default_tz);
     if args.json {
         let v = json!({
             "lead": lead_json(&lead),
             "events": events,
-            "next": next.as_ref().map(|(t, m)| touch_json(t, m, tz)),
+            "next": next.as_ref().map(|(t, m, waiting)| {
+                let mut v = touch_json(t, m, tz);
+                v["awaiting_human"] = json!(waiting);
+                v
+            }),
+            "touches": touches,
         });
         writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
         return Ok(());
@@ -648,9 +669,45 @@ fn show(ctx: &Context_, args: &ShowArgs, out: &mut impl Write) -> Result<()> {
             }
         }
     }
+    if !touches.is_empty() {
+        writeln!(out, "Outbox")?;
+        for t in &touches {
+            let dry = if t.dry_run { " [dry-run]" } else { "" };
+            let error = t
+                .last_error
+                .as_deref()
+                .map(|e| format!(" — {e}"))
+                .unwrap_or_default();
+            writeln!(
+                out,
+                "  #{} {} ({}) {}{dry}, {} attempt(s){error}",
+                t.step + 1,
+                t.step_id,
+                t.channel,
+                t.state.as_str(),
+                t.attempts
+            )?;
+            if t.state == TouchState::InDoubt {
+                writeln!(
+                    out,
+                    "      in doubt: settle with `nudge resolve {} sent` or `nudge resolve {} resend`",
+                    lead.id, lead.id
+                )?;
+            }
+        }
+    }
     writeln!(out, "Next touch")?;
     match &next {
-        Some((touch, message)) => write_touch(out, touch, message, tz, now)?,
+        Some((touch, message, waiting)) => {
+            if *waiting {
+                writeln!(
+                    out,
+                    "  waiting for you: do this {}, then `nudge mark {} called`",
+                    touch.channel, lead.id
+                )?;
+            }
+            write_touch(out, touch, message, tz, now)?
+        }
         None => writeln!(
             out,
             "  none ({})",
@@ -662,6 +719,17 @@ fn show(ctx: &Context_, args: &ShowArgs, out: &mut impl Write) -> Result<()> {
         )?,
     }
     Ok(())
+}
+
+/// A stored due touch in the shape the calendar printer takes.
+fn planned(due: &Due) -> PlannedTouch {
+    PlannedTouch {
+        step: due.step as usize,
+        step_id: due.step_id.clone(),
+        channel: due.channel,
+        at: due.at,
+        skipped: Vec::new(),
+    }
 }
 
 fn mark(ctx: &Context_, args: &MarkArgs, out: &mut impl Write) -> Result<()> {

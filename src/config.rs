@@ -188,7 +188,10 @@ impl Default for AiSettings {
 #[serde(deny_unknown_fields)]
 pub struct EngineSettings {
     /// Attempts per touch before it is marked failed.
-    #[serde(default = "default_max_attempts", deserialize_with = "number_or_string")]
+    #[serde(
+        default = "default_max_attempts",
+        deserialize_with = "number_or_string"
+    )]
     pub max_attempts: u64,
     /// Minimum seconds between two sends.
     #[serde(default, deserialize_with = "number_or_string")]
@@ -196,6 +199,13 @@ pub struct EngineSettings {
     /// Most sends per minute across channels; 0 means no limit.
     #[serde(default, deserialize_with = "number_or_string")]
     pub rate_per_minute: u64,
+    /// First retry wait in seconds; doubles per attempt (capped at 6 hours).
+    #[serde(default = "default_retry_base", deserialize_with = "number_or_string")]
+    pub retry_base_secs: u64,
+}
+
+fn default_retry_base() -> u64 {
+    60
 }
 
 fn default_max_attempts() -> u64 {
@@ -208,6 +218,7 @@ impl Default for EngineSettings {
             max_attempts: default_max_attempts(),
             min_gap_secs: 0,
             rate_per_minute: 0,
+            retry_base_secs: default_retry_base(),
         }
     }
 }
@@ -300,7 +311,9 @@ fn bool_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
         Raw::Text(s) => match s.trim().to_ascii_lowercase().as_str() {
             "true" | "1" | "yes" => Ok(true),
             "false" | "0" | "no" | "" => Ok(false),
-            _ => Err(serde::de::Error::custom(format!("`{s}` is not true or false"))),
+            _ => Err(serde::de::Error::custom(format!(
+                "`{s}` is not true or false"
+            ))),
         },
     }
 }
@@ -523,7 +536,11 @@ mode = "task"
 timeout_secs = 20
 
 [engine]
+# Attempts per touch before it is marked failed; retries back off
+# exponentially from retry_base_secs (with jitter, capped at 6 hours).
 max_attempts = 6
+retry_base_secs = 60
+# Seconds between two sends, and most sends per minute (0 = no limit).
 min_gap_secs = 0
 rate_per_minute = 0
 

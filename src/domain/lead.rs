@@ -194,6 +194,10 @@ pub struct Due {
     /// (`nudge mark ID called`); it leaves the worker's due index.
     #[serde(default)]
     pub awaiting_human: bool,
+    /// Asked for "now" by a human: the business-hours window is skipped
+    /// (SMS and call quiet hours still apply).
+    #[serde(default)]
+    pub immediate: bool,
 }
 
 /// A board column: new, after step N (1-based), or a non-active status.

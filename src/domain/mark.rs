@@ -141,6 +141,7 @@ pub fn reschedule(
                 step_id: step_id.clone(),
                 channel,
                 awaiting_human: false,
+                immediate: false,
             });
             Some(EventKind::TouchScheduled {
                 step: step_id,

@@ -3,6 +3,7 @@
 
 pub mod event;
 pub mod lead;
+pub mod links;
 pub mod lint;
 pub mod mark;
 pub mod render;

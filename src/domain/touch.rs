@@ -65,6 +65,9 @@ pub struct Touch {
     pub attempts: u32,
     /// Address or number it goes to.
     pub to: String,
+    /// The lead's name, for the `To:` header.
+    #[serde(default)]
+    pub to_name: String,
     /// Subject and final body.
     pub message: Message,
     /// Deterministic Message-ID (email).
@@ -278,6 +281,7 @@ pub fn apply_outcome(
                     step_id: step.clone(),
                     channel,
                     awaiting_human: false,
+                    immediate: false,
                 });
                 events.push(EventKind::TouchScheduled {
                     step,
@@ -401,6 +405,7 @@ pub fn resolve(
                     step_id: touch.step_id.clone(),
                     channel: touch.channel,
                     awaiting_human: false,
+                    immediate: false,
                 });
                 events.push(EventKind::TouchScheduled {
                     step: touch.step_id.clone(),
@@ -415,5 +420,76 @@ pub fn resolve(
                 touch: Some(touch),
             })
         }
+    }
+}
+
+/// Why a claim did not happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimRefused {
+    /// The lead changed since it was read; it will be looked at again.
+    Stale,
+}
+
+/// Claims a due touch: re-checks, in the claiming transaction, that the lead
+/// is still active, still due for exactly this touch, and not suppressed.
+/// An opt-out therefore wins every race with the worker.
+pub fn claim(
+    lead: &Lead,
+    suppressed: Option<&str>,
+    due: &Due,
+    seen_events: u32,
+    touch: &Touch,
+    now: DateTime<Utc>,
+) -> Result<LeadUpdate, ClaimRefused> {
+    if lead.event_count != seen_events
+        || lead.next.as_ref() != Some(due)
+        || !lead.status.is_sendable()
+    {
+        return Err(ClaimRefused::Stale);
+    }
+    let mut lead = lead.clone();
+    lead.next = None;
+    if let Some(reason) = suppressed {
+        lead.status = Status::OptedOut;
+        return Ok(LeadUpdate {
+            lead,
+            events: vec![
+                EventKind::OptedOut,
+                EventKind::Note {
+                    text: format!("not sent: the contact is on the suppression list ({reason})"),
+                },
+            ],
+            suppress: None,
+            touch: None,
+        });
+    }
+    let mut touch = touch.clone();
+    touch.state = TouchState::Sending;
+    touch.attempts += 1;
+    touch.updated_at = now;
+    Ok(LeadUpdate {
+        lead,
+        events: Vec::new(),
+        suppress: None,
+        touch: Some(touch),
+    })
+}
+
+/// A claimed touch whose lead stopped being active before the channel was
+/// called (an opt-out or reply landed in between): it is not sent.
+pub fn cancel(lead: &Lead, touch: &Touch, now: DateTime<Utc>) -> LeadUpdate {
+    let mut touch = touch.clone();
+    touch.state = TouchState::Cancelled;
+    touch.updated_at = now;
+    LeadUpdate {
+        lead: lead.clone(),
+        events: vec![EventKind::Note {
+            text: format!(
+                "{} not sent: the lead became {} first",
+                touch.step_id, lead.status
+            ),
+        }],
+        suppress: None,
+        touch: Some(touch),
     }
 }

@@ -2,6 +2,8 @@
 //! atomic, flushed store writes. The CLI calls these today; the worker and
 //! the `EngineHandle` socket will call the same ones.
 
+pub mod worker;
+
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
@@ -10,11 +12,16 @@ use chrono_tz::Tz;
 use crate::catalog::{Catalog, CatalogError};
 use crate::clock::Clock;
 use crate::domain::event::{Event, EventKind};
-use crate::domain::lead::{Lead, LeadError, LeadId, LeadInput, ValidLead};
-use crate::domain::mark::{Mark, MarkContext, MarkError, decide, reschedule};
+use crate::domain::lead::{Due, Lead, LeadError, LeadId, LeadInput, ValidLead};
+use crate::domain::mark::{LeadUpdate, Mark, MarkContext, MarkError, decide, reschedule};
 use crate::domain::render::{Message, RenderError, Sender, render_step};
-use crate::domain::schedule::{PlannedTouch, calendar, next_touch};
-use crate::store::{InsertOutcome, NewLeadWrite, Store, StoreError};
+use crate::domain::schedule::{PlannedTouch, calendar};
+use crate::domain::sequence::Sequence;
+use crate::domain::touch::{
+    OutcomeContext, Resolution, ResolveError, RetryPolicy, Touch, TouchState, resolve,
+};
+use crate::store::{Facts, InsertOutcome, NewLeadWrite, Store, StoreError};
+use tokio::sync::{Notify, broadcast};
 
 /// Settings the engine needs from the config.
 #[derive(Debug, Clone)]
@@ -25,6 +32,8 @@ pub struct Settings {
     pub default_region: Option<String>,
     /// Sender variables for templates.
     pub sender: Sender,
+    /// How failed sends are retried.
+    pub retry: RetryPolicy,
 }
 
 /// Why a command failed, in words for the person who ran it.
@@ -36,6 +45,12 @@ pub enum EngineError {
     /// Store failure or unknown id.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Nothing in doubt to resolve.
+    #[error(transparent)]
+    Resolve(#[from] ResolveError),
+    /// No next touch to send now.
+    #[error("lead {0} has no next touch to send (status {1})")]
+    NothingToSend(LeadId, String),
     /// Unknown or broken sequence.
     #[error(transparent)]
     Catalog(#[from] CatalogError),
@@ -73,8 +88,35 @@ pub struct LeadView {
     pub lead: Lead,
     /// Its events, oldest first.
     pub events: Vec<Event>,
+    /// Its outbox records, by step.
+    pub touches: Vec<Touch>,
     /// The next touch and its exact text, if one is planned.
-    pub next: Option<(PlannedTouch, Message)>,
+    pub next: Option<(Due, Message)>,
+}
+
+/// What a decision inside [`Engine::update`] may look at.
+pub struct UpdateContext<'a> {
+    /// The lead's sequence.
+    pub sequence: &'a Sequence,
+    /// The lead's events, read just before the transaction.
+    pub events: &'a [Event],
+    /// The instant of the change.
+    pub now: DateTime<Utc>,
+    /// Engine settings.
+    pub settings: &'a Settings,
+}
+
+impl UpdateContext<'_> {
+    /// The same facts, shaped for [`decide`].
+    pub fn mark_context(&self) -> MarkContext<'_> {
+        MarkContext {
+            sequence: self.sequence,
+            events: self.events,
+            now: self.now,
+            default_tz: self.settings.default_tz,
+            sender: &self.settings.sender,
+        }
+    }
 }
 
 /// The command side of nudge.
@@ -86,6 +128,27 @@ pub struct Engine {
     /// A mutex because ids must be strictly increasing across callers within
     /// one millisecond; the generator keeps the last id.
     ids: Mutex<ulid::Generator>,
+    /// Wakes the worker when something may have become due (new lead, mark),
+    /// so it never sleeps past work; `Notify` keeps one wake-up if the worker
+    /// is busy, which is all it needs.
+    wake: Arc<Notify>,
+    /// Change notifications for the TUI and the socket; a broadcast so slow
+    /// subscribers lag (and resync) instead of slowing the engine.
+    changes: broadcast::Sender<Change>,
+}
+
+/// What changed, for subscribers that keep a view up to date.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Change {
+    /// A lead was added, changed or erased; re-read it.
+    Lead(LeadId),
+    /// The worker did something worth showing in an activity stream.
+    Activity {
+        /// The lead.
+        lead: LeadId,
+        /// What happened, one line.
+        text: String,
+    },
 }
 
 impl Engine {
@@ -102,7 +165,26 @@ impl Engine {
             settings,
             clock,
             ids: Mutex::new(ulid::Generator::new()),
+            wake: Arc::new(Notify::new()),
+            changes: broadcast::channel(1024).0,
         }
+    }
+
+    /// The worker's wake-up signal.
+    pub fn wake_signal(&self) -> Arc<Notify> {
+        self.wake.clone()
+    }
+
+    /// Subscribes to change notifications.
+    pub fn subscribe(&self) -> broadcast::Receiver<Change> {
+        self.changes.subscribe()
+    }
+
+    /// Publishes a change and wakes the worker.
+    pub fn changed(&self, change: Change) {
+        // No subscribers is normal (headless, CLI): nothing to do.
+        let _ = self.changes.send(change);
+        self.wake.notify_one();
     }
 
     /// The store, for read-only queries.
@@ -167,7 +249,10 @@ impl Engine {
         let outcome = self.store.insert_leads(std::slice::from_ref(&write))?;
         self.store.flush()?;
         match outcome.into_iter().next() {
-            Some(InsertOutcome::Inserted(id)) => Ok(id),
+            Some(InsertOutcome::Inserted(id)) => {
+                self.changed(Change::Lead(id));
+                Ok(id)
+            }
             Some(InsertOutcome::Duplicate { existing, by }) => {
                 Err(EngineError::Duplicate { existing, by })
             }
@@ -187,8 +272,17 @@ impl Engine {
             .ok_or_else(|| StoreError::NotFound(id.to_string()).into())
     }
 
-    /// Applies a mark (and an optional note) atomically; returns the new lead.
-    pub fn mark(&self, id: LeadId, mark: Mark, note: Option<&str>) -> Result<Lead> {
+    /// Reads a lead and its events, decides a change purely and applies it
+    /// atomically, retrying if another writer got in between; flushes and
+    /// announces the change.
+    pub fn update<E>(
+        &self,
+        id: LeadId,
+        decide: impl Fn(&Lead, &Facts, &UpdateContext<'_>) -> std::result::Result<LeadUpdate, E>,
+    ) -> Result<Lead>
+    where
+        EngineError: From<E>,
+    {
         /// Retries when another writer appended events between read and write.
         const ATTEMPTS: usize = 5;
         for _ in 0..ATTEMPTS {
@@ -196,29 +290,25 @@ impl Engine {
             let seq = self.catalog.get(&lead.sequence)?;
             let events = self.store.events(id)?;
             let now = self.clock.now();
-            let ctx = MarkContext {
+            let ctx = UpdateContext {
                 sequence: seq,
                 events: &events,
                 now,
-                default_tz: self.settings.default_tz,
-                sender: &self.settings.sender,
+                settings: &self.settings,
             };
             let seen = lead.event_count;
-            let outcome = self.store.update_lead(id, now, |current, _| {
+            let outcome = self.store.update_lead(id, now, |current, facts| {
                 if current.event_count != seen {
-                    return Err(None::<MarkError>);
+                    return Err(None);
                 }
-                let mut update = decide(current, mark, &ctx).map_err(Some)?;
-                if let Some(text) = note.map(str::trim).filter(|t| !t.is_empty()) {
-                    update.events.push(EventKind::Note {
-                        text: text.to_string(),
-                    });
-                }
-                Ok(update)
+                decide(current, facts, &ctx).map_err(Some)
             })?;
-            self.store.flush()?;
             match outcome {
-                Ok(lead) => return Ok(lead),
+                Ok(lead) => {
+                    self.store.flush()?;
+                    self.changed(Change::Lead(id));
+                    return Ok(lead);
+                }
                 Err(Some(e)) => return Err(e.into()),
                 Err(None) => continue,
             }
@@ -226,34 +316,132 @@ impl Engine {
         Err(EngineError::Contended(id))
     }
 
-    /// A lead with its timeline and its next touch rendered exactly.
+    /// Applies a mark (and an optional note) atomically; returns the new lead.
+    pub fn mark(&self, id: LeadId, mark: Mark, note: Option<&str>) -> Result<Lead> {
+        self.update(id, |current, _, ctx| {
+            let mut update = decide(current, mark, &ctx.mark_context())?;
+            if let Some(text) = note.map(str::trim).filter(|t| !t.is_empty()) {
+                update.events.push(EventKind::Note {
+                    text: text.to_string(),
+                });
+            }
+            Ok::<_, MarkError>(update)
+        })
+    }
+
+    /// A lead with its timeline, its touches and its next touch rendered
+    /// exactly (the stored words when a retry is pending).
     pub fn show(&self, id: LeadId) -> Result<LeadView> {
         let lead = self.lead(id)?;
         let events = self.store.events(id)?;
-        let next = match self.catalog.get(&lead.sequence) {
-            Ok(seq) => match next_touch(
-                &lead,
-                seq,
-                &events,
-                self.clock.now(),
-                self.settings.default_tz,
-            ) {
-                Some(touch) => {
-                    let message = render_step(seq, touch.step, &lead, &self.settings.sender)?;
-                    Some((touch, message))
-                }
-                None => None,
-            },
-            Err(_) if !lead.status.is_sendable() => None,
-            Err(e) => return Err(e.into()),
+        let touches = self.store.touches(id)?;
+        let next = match &lead.next {
+            Some(due) => {
+                let pending = touches
+                    .iter()
+                    .find(|t| t.step == due.step && t.state == TouchState::Pending);
+                let message = match pending {
+                    Some(touch) => touch.message.clone(),
+                    None => {
+                        let seq = self.catalog.get(&lead.sequence)?;
+                        render_step(seq, due.step as usize, &lead, &self.settings.sender)?
+                    }
+                };
+                Some((due.clone(), message))
+            }
+            None => None,
         };
-        Ok(LeadView { lead, events, next })
+        Ok(LeadView {
+            lead,
+            events,
+            touches,
+            next,
+        })
+    }
+
+    /// Settles a lead's in-doubt touch: it did arrive (`Sent`) or send it
+    /// again with the same words and Message-ID (`Resend`).
+    pub fn resolve_touch(&self, id: LeadId, how: Resolution) -> Result<Lead> {
+        let touch = self
+            .store
+            .touches(id)?
+            .into_iter()
+            .find(|t| t.state == TouchState::InDoubt)
+            .ok_or(ResolveError::NothingInDoubt(id))?;
+        self.update(id, |current, _, ctx| {
+            resolve(current, &touch, how, &self.outcome_context(ctx))
+        })
+    }
+
+    /// Postpones the next touch until `until` (never earlier than planned).
+    pub fn snooze(&self, id: LeadId, until: DateTime<Utc>) -> Result<Lead> {
+        self.update(id, |current, _, ctx| {
+            let mut lead = current.clone();
+            let mut events = vec![EventKind::Snoozed { until }];
+            let mut history = ctx.events.to_vec();
+            history.push(Event {
+                at: ctx.now,
+                kind: EventKind::Snoozed { until },
+            });
+            if lead.status.is_sendable() {
+                events.extend(reschedule(
+                    &mut lead,
+                    ctx.sequence,
+                    &history,
+                    ctx.now,
+                    ctx.settings.default_tz,
+                ));
+            }
+            Ok::<_, EngineError>(LeadUpdate {
+                lead,
+                events,
+                suppress: None,
+                touch: None,
+            })
+        })
+    }
+
+    /// Makes the next touch due now. The business-hours window is skipped;
+    /// SMS and call quiet hours still apply.
+    pub fn send_now(&self, id: LeadId) -> Result<Lead> {
+        self.update(id, |current, _, ctx| {
+            let mut lead = current.clone();
+            let due = lead.next.as_mut().ok_or_else(|| {
+                EngineError::NothingToSend(current.id, current.status.to_string())
+            })?;
+            due.at = ctx.now;
+            due.immediate = true;
+            due.awaiting_human = false;
+            let event = EventKind::TouchScheduled {
+                step: due.step_id.clone(),
+                channel: due.channel,
+                due: ctx.now,
+            };
+            Ok::<_, EngineError>(LeadUpdate {
+                lead,
+                events: vec![event],
+                suppress: None,
+                touch: None,
+            })
+        })
+    }
+
+    /// The outcome context for a decision made inside [`Engine::update`].
+    pub fn outcome_context<'a>(&self, ctx: &UpdateContext<'a>) -> OutcomeContext<'a> {
+        OutcomeContext {
+            sequence: ctx.sequence,
+            events: ctx.events,
+            now: ctx.now,
+            default_tz: ctx.settings.default_tz,
+            retry: ctx.settings.retry,
+        }
     }
 
     /// Erases a lead (GDPR); its contacts stay suppressed, hashed.
     pub fn erase(&self, id: LeadId) -> Result<Lead> {
         let lead = self.store.erase(id, self.clock.now())?;
         self.store.flush()?;
+        self.changed(Change::Lead(id));
         Ok(lead)
     }
 

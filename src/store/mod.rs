@@ -555,7 +555,7 @@ impl Store {
     /// Reads a lead, decides a change with `decide` (a pure function: sled may
     /// run it more than once) and applies it atomically with its events and
     /// index updates. `Ok(Err(e))` is the decision refusing the change.
-    pub fn update_lead<E: Clone>(
+    pub fn update_lead<E>(
         &self,
         id: LeadId,
         now: DateTime<Utc>,
@@ -792,6 +792,22 @@ impl Store {
             .get(counter_key(channel, at))?
             .and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes))
             .unwrap_or(0))
+    }
+
+    /// Drops a due entry that no lead points at (defensive cleanup so a
+    /// stray key can never make the worker spin).
+    pub fn remove_due(&self, at: DateTime<Utc>, id: LeadId) -> Result<()> {
+        let key = due_key(at, id);
+        let orphan = match self.lead(id)? {
+            Some(lead) => lead
+                .next
+                .is_none_or(|d| d.awaiting_human || due_key(d.at, id) != key),
+            None => true,
+        };
+        if orphan {
+            self.due.remove(key)?;
+        }
+        Ok(())
     }
 
     /// The earliest due instant, to know how long the worker may sleep.

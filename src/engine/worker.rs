@@ -1,0 +1,769 @@
+//! The worker: turns the `due` index into delivered messages, at most once.
+//!
+//! Modelled on mini-redis's purge task: one tokio task sleeps until the
+//! earliest due touch or until the engine wakes it (new lead, mark), then
+//! claims a batch, makes the claims durable with one flush, sends them with
+//! bounded concurrency and records each outcome durably.
+//!
+//! Per touch: `pending → sending` is flushed before the channel is called and
+//! `sending → sent | failed | in-doubt` after. A `sending` found at start-up
+//! becomes `in-doubt` ([`Worker::recover`]) and is never resent without a human.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, Duration, Utc};
+use tokio::sync::{Mutex, Semaphore, watch};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use super::{Change, Engine, EngineError};
+use crate::channels::{Outgoing, SendError, Transport};
+use crate::domain::event::{Event, EventKind};
+use crate::domain::lead::{Due, Lead, LeadId};
+use crate::domain::links;
+use crate::domain::mark::{LeadUpdate, reschedule};
+use crate::domain::render::{Message, render_step};
+use crate::domain::schedule::{in_window, next_open};
+use crate::domain::sequence::{Channel, Days, LocalTime, Sequence, Window};
+use crate::domain::touch::{self, ClaimRefused, Outcome, Touch, TouchState, apply_outcome};
+
+/// Rewrites a rendered message for one lead (the LLM); failures fall back to
+/// the plain template.
+#[async_trait::async_trait]
+pub trait Personaliser: Send + Sync {
+    /// The rewritten message, or why it could not be rewritten.
+    async fn personalise(
+        &self,
+        sequence: &Sequence,
+        step: usize,
+        lead: &Lead,
+        message: &Message,
+    ) -> Result<Message, String>;
+}
+
+/// Where each channel's touches go.
+pub struct Channels {
+    /// Email transport (SMTP or dry-run).
+    pub email: Arc<dyn Transport>,
+    /// SMS transport (Twilio or dry-run).
+    pub sms: Arc<dyn Transport>,
+    /// Call transport; `None` means calls are tasks for the human.
+    pub call: Option<Arc<dyn Transport>>,
+    /// LLM personalisation, when configured.
+    pub personaliser: Option<Arc<dyn Personaliser>>,
+}
+
+/// Limits and message furniture from the config.
+#[derive(Debug, Clone)]
+pub struct WorkerOptions {
+    /// Due entries claimed per pass.
+    pub batch: usize,
+    /// Sends in flight at once.
+    pub concurrency: usize,
+    /// Minimum time between two send starts.
+    pub min_gap: StdDuration,
+    /// Most send starts per minute; 0 means no limit.
+    pub rate_per_minute: u64,
+    /// Live sends per UTC day per channel; 0 or absent means no cap.
+    pub daily_caps: HashMap<Channel, u64>,
+    /// Domain for Message-IDs (from the `from` address).
+    pub message_id_domain: String,
+    /// Postal address for the email footer.
+    pub postal_address: String,
+    /// Public base URL and secret for signed unsubscribe links.
+    pub unsubscribe: Option<(String, Vec<u8>)>,
+    /// `mailto:` target for List-Unsubscribe.
+    pub unsubscribe_mailto: Option<String>,
+    /// Pace sends in real time (off for simulations on a manual clock).
+    pub pace: bool,
+}
+
+impl Default for WorkerOptions {
+    fn default() -> Self {
+        WorkerOptions {
+            batch: 64,
+            concurrency: 8,
+            min_gap: StdDuration::ZERO,
+            rate_per_minute: 0,
+            daily_caps: HashMap::new(),
+            message_id_domain: "nudge.invalid".into(),
+            postal_address: String::new(),
+            unsubscribe: None,
+            unsubscribe_mailto: None,
+            pace: true,
+        }
+    }
+}
+
+/// Spaces send starts by `min_gap` and at most `rate_per_minute`.
+struct Pacer {
+    min_gap: StdDuration,
+    rate_per_minute: usize,
+    recent: VecDeque<Instant>,
+}
+
+impl Pacer {
+    async fn wait_turn(&mut self) {
+        let now = Instant::now();
+        let mut at = now;
+        if let Some(&last) = self.recent.back() {
+            at = at.max(last + self.min_gap);
+        }
+        let window_start = self.recent.len().checked_sub(self.rate_per_minute);
+        if let Some(&oldest) = window_start
+            .filter(|_| self.rate_per_minute > 0)
+            .and_then(|i| self.recent.get(i))
+        {
+            at = at.max(oldest + StdDuration::from_secs(60));
+        }
+        if at > now {
+            tokio::time::sleep_until(at).await;
+        }
+        self.recent.push_back(at);
+        let keep = self.rate_per_minute.max(1);
+        while self.recent.len() > keep {
+            self.recent.pop_front();
+        }
+    }
+}
+
+/// A touch claimed in this pass, ready to send.
+struct Claimed {
+    touch: Touch,
+    transport: Arc<dyn Transport>,
+}
+
+/// What one pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PassReport {
+    /// Due entries looked at.
+    pub examined: usize,
+    /// Touches claimed and handed to a channel.
+    pub sent: usize,
+}
+
+/// The worker. Cheap to share: `run` takes `Arc<Self>`.
+pub struct Worker {
+    engine: Arc<Engine>,
+    channels: Channels,
+    options: WorkerOptions,
+    pacer: Mutex<Pacer>,
+}
+
+fn map_error(e: SendError) -> Outcome {
+    match e {
+        SendError::Transient {
+            reason,
+            retry_after,
+        } => Outcome::Transient {
+            reason,
+            retry_after: retry_after.and_then(|d| Duration::from_std(d).ok()),
+        },
+        SendError::Permanent { reason } => Outcome::Permanent { reason },
+        SendError::InDoubt { reason } => Outcome::InDoubt { reason },
+        SendError::OptedOut { reason } => Outcome::OptedOut { reason },
+    }
+}
+
+/// The window a due touch must be inside: the sequence's, or only the
+/// quiet-hours limit when a human asked for "now".
+fn effective_window(seq: &Sequence, due: &Due) -> Window {
+    let base = if due.immediate {
+        Window {
+            days: Days::ALL,
+            start: LocalTime::hm(0, 0),
+            end: LocalTime::hm(24, 0),
+        }
+    } else {
+        seq.window
+    };
+    base.for_channel(due.channel)
+}
+
+impl Worker {
+    /// A worker over `engine` sending through `channels`.
+    pub fn new(engine: Arc<Engine>, channels: Channels, options: WorkerOptions) -> Worker {
+        let pacer = Pacer {
+            min_gap: options.min_gap,
+            rate_per_minute: options.rate_per_minute as usize,
+            recent: VecDeque::new(),
+        };
+        Worker {
+            engine,
+            channels,
+            options,
+            pacer: Mutex::new(pacer),
+        }
+    }
+
+    /// The engine this worker serves.
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.engine
+    }
+
+    /// Turns every touch left in `sending` by a crash into `in-doubt`, so it
+    /// is shown to a human and never resent blindly. Returns how many.
+    pub fn recover(&self) -> Result<usize, EngineError> {
+        let mut settled = 0;
+        for touch in self.engine.store().sending()? {
+            let result = self.engine.update(touch.lead_id, |current, _, ctx| {
+                Ok::<_, EngineError>(apply_outcome(
+                    current,
+                    &touch,
+                    Outcome::InDoubt {
+                        reason:
+                            "nudge stopped while sending; it may or may not have been delivered"
+                                .into(),
+                    },
+                    &self.engine.outcome_context(ctx),
+                ))
+            });
+            match result {
+                Ok(_) => settled += 1,
+                Err(EngineError::Store(crate::store::StoreError::NotFound(_))) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(settled)
+    }
+
+    /// Runs until `shutdown` turns true, then finishes in-flight sends and returns.
+    pub async fn run(
+        self: Arc<Self>,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> Result<(), EngineError> {
+        let wake = self.engine.wake_signal();
+        let recovered = self.recover()?;
+        if recovered > 0 {
+            tracing::warn!(
+                recovered,
+                "touches were in flight at the last stop; they are now in doubt"
+            );
+        }
+        loop {
+            if *shutdown.borrow() {
+                return Ok(());
+            }
+            match self.run_due().await {
+                Ok(report) if report.examined >= self.options.batch => continue,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "worker pass failed; retrying shortly");
+                    tokio::time::sleep(StdDuration::from_secs(1)).await;
+                    continue;
+                }
+            }
+            let now = self.engine.now();
+            let sleep_for = match self.engine.store().next_due_at()? {
+                Some(at) if at <= now => StdDuration::ZERO,
+                Some(at) => (at - now)
+                    .to_std()
+                    .unwrap_or(StdDuration::ZERO)
+                    .min(StdDuration::from_secs(60)),
+                None => StdDuration::from_secs(60),
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(sleep_for) => {}
+                _ = wake.notified() => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+
+    /// One pass: claims what is due now (up to a batch), flushes the claims,
+    /// sends them and records every outcome. Used by `run` and by simulations.
+    pub async fn run_due(&self) -> Result<PassReport, EngineError> {
+        let now = self.engine.now();
+        let due = self.engine.store().due_until(now, self.options.batch)?;
+        let mut report = PassReport {
+            examined: due.len(),
+            sent: 0,
+        };
+        let mut claimed = Vec::new();
+        let mut claimed_per_channel: HashMap<Channel, u64> = HashMap::new();
+        for (at, id, step) in due {
+            if let Some(c) = self
+                .prepare(at, id, step, now, &claimed_per_channel)
+                .await?
+            {
+                *claimed_per_channel.entry(c.touch.channel).or_default() += 1;
+                claimed.push(c);
+            }
+        }
+        if claimed.is_empty() {
+            return Ok(report);
+        }
+        // Group commit: every claim is durable before any channel is called.
+        self.engine.store().flush()?;
+        report.sent = claimed.len();
+        let limit = Arc::new(Semaphore::new(self.options.concurrency.max(1)));
+        let mut sends = JoinSet::new();
+        for c in claimed {
+            if self.options.pace {
+                self.pacer.lock().await.wait_turn().await;
+            }
+            let permit = limit.clone().acquire_owned().await;
+            // Checked as late as possible: after waiting for a send slot.
+            if let Some(cancelled) = self.cancel_if_inactive(&c.touch)? {
+                tracing::info!(lead = %cancelled, "touch cancelled: lead no longer active");
+                continue;
+            }
+            let outgoing = Outgoing {
+                touch_id: c.touch.id(),
+                lead_id: c.touch.lead_id,
+                channel: c.touch.channel,
+                to: c.touch.to.clone(),
+                to_name: c.touch.to_name.clone(),
+                subject: c.touch.message.subject.clone(),
+                body: c.touch.message.body.clone(),
+                message_id: c.touch.message_id.clone(),
+                in_reply_to: c.touch.in_reply_to.clone(),
+                references: c.touch.references.clone(),
+                list_unsubscribe: c.touch.list_unsubscribe.clone(),
+            };
+            sends.spawn(async move {
+                let outcome = match c.transport.send(&outgoing).await {
+                    Ok(receipt) => Outcome::Sent {
+                        provider_id: receipt.provider_id,
+                    },
+                    Err(e) => map_error(e),
+                };
+                drop(permit);
+                (c.touch, outcome)
+            });
+        }
+        while let Some(joined) = sends.join_next().await {
+            match joined {
+                Ok((touch, outcome)) => self.record(&touch, outcome)?,
+                // A panicking transport leaves its touch in `sending`; the next
+                // start turns it into in-doubt, which is the honest state.
+                Err(e) => tracing::error!(error = %e, "a send task failed"),
+            }
+        }
+        Ok(report)
+    }
+
+    /// Re-reads the lead just before the channel call: a reply or opt-out that
+    /// landed after the claim still stops the message.
+    fn cancel_if_inactive(&self, touch: &Touch) -> Result<Option<LeadId>, EngineError> {
+        let active = self
+            .engine
+            .store()
+            .lead(touch.lead_id)?
+            .is_some_and(|l| l.status.is_sendable());
+        if active {
+            return Ok(None);
+        }
+        let now = self.engine.now();
+        self.engine.update(touch.lead_id, |current, _, _| {
+            Ok::<_, EngineError>(touch::cancel(current, touch, now))
+        })?;
+        Ok(Some(touch.lead_id))
+    }
+
+    fn record(&self, touch: &Touch, outcome: Outcome) -> Result<(), EngineError> {
+        let line = match &outcome {
+            Outcome::Sent { .. } if touch.dry_run => {
+                format!("{} ({}) recorded [dry-run]", touch.step_id, touch.channel)
+            }
+            Outcome::Sent { .. } => {
+                format!("{} ({}) sent to {}", touch.step_id, touch.channel, touch.to)
+            }
+            Outcome::Transient { reason, .. } => {
+                format!("{} ({}) will retry: {reason}", touch.step_id, touch.channel)
+            }
+            Outcome::Permanent { reason } => {
+                format!("{} ({}) failed: {reason}", touch.step_id, touch.channel)
+            }
+            Outcome::InDoubt { reason } => {
+                format!("{} ({}) in doubt: {reason}", touch.step_id, touch.channel)
+            }
+            Outcome::OptedOut { reason } => {
+                format!("{} ({}) opted out: {reason}", touch.step_id, touch.channel)
+            }
+        };
+        tracing::info!(lead = %touch.lead_id, "{line}");
+        let result = self.engine.update(touch.lead_id, |current, _, ctx| {
+            Ok::<_, EngineError>(apply_outcome(
+                current,
+                touch,
+                outcome.clone(),
+                &self.engine.outcome_context(ctx),
+            ))
+        });
+        match result {
+            Ok(_) => {}
+            // Erased while sending: nothing left to record against.
+            Err(EngineError::Store(crate::store::StoreError::NotFound(_))) => {}
+            Err(e) => return Err(e),
+        }
+        self.engine.changed(Change::Activity {
+            lead: touch.lead_id,
+            text: line,
+        });
+        Ok(())
+    }
+
+    /// Moves the lead's next touch to `at`, with a note saying why.
+    fn postpone(
+        &self,
+        lead: &Lead,
+        due: &Due,
+        at: DateTime<Utc>,
+        why: String,
+    ) -> Result<(), EngineError> {
+        let expected = due.clone();
+        self.engine.update(lead.id, |current, _, _| {
+            let mut lead = current.clone();
+            let mut events = Vec::new();
+            if lead.next.as_ref() == Some(&expected) {
+                let mut next = expected.clone();
+                next.at = at;
+                events.push(EventKind::TouchScheduled {
+                    step: next.step_id.clone(),
+                    channel: next.channel,
+                    due: at,
+                });
+                events.push(EventKind::Note { text: why.clone() });
+                lead.next = Some(next);
+            }
+            Ok::<_, EngineError>(LeadUpdate {
+                lead,
+                events,
+                suppress: None,
+                touch: None,
+            })
+        })?;
+        Ok(())
+    }
+
+    /// Looks at one due entry: hands human tasks to the human, moves touches
+    /// outside their window or over a cap, and claims the rest.
+    async fn prepare(
+        &self,
+        at: DateTime<Utc>,
+        id: LeadId,
+        step: u32,
+        now: DateTime<Utc>,
+        claimed_now: &HashMap<Channel, u64>,
+    ) -> Result<Option<Claimed>, EngineError> {
+        let store = self.engine.store();
+        let settings = self.engine.settings();
+        let lead = store.lead(id)?;
+        let due = lead.as_ref().and_then(|l| {
+            l.next.clone().filter(|d| {
+                d.step == step
+                    && d.at.timestamp_millis() == at.timestamp_millis()
+                    && !d.awaiting_human
+            })
+        });
+        let (Some(lead), Some(due)) = (lead, due) else {
+            // An index entry nothing points at any more.
+            store.remove_due(at, id)?;
+            return Ok(None);
+        };
+        let seq = match self.engine.catalog().get(&lead.sequence) {
+            Ok(seq) if (due.step as usize) < seq.steps.len() => seq,
+            Ok(_) | Err(_) => {
+                let why = format!(
+                    "sequence `{}` (step {}) is not available; retrying in an hour",
+                    lead.sequence, due.step_id
+                );
+                tracing::error!(lead = %id, "{why}");
+                self.postpone(&lead, &due, now + Duration::hours(1), why)?;
+                return Ok(None);
+            }
+        };
+        let transport = match due.channel {
+            Channel::Email => Some(self.channels.email.clone()),
+            Channel::Sms => Some(self.channels.sms.clone()),
+            Channel::Call => self.channels.call.clone(),
+            Channel::Task => None,
+        };
+        let Some(transport) = transport else {
+            self.hand_to_human(&lead, &due)?;
+            return Ok(None);
+        };
+        let tz = lead.tz.unwrap_or(settings.default_tz);
+        let window = effective_window(seq, &due);
+        if let Some(open) = next_open(now, tz, window).filter(|_| !in_window(now, tz, window)) {
+            self.postpone(
+                &lead,
+                &due,
+                open,
+                format!("{} moved to the next sending window", due.step_id),
+            )?;
+            return Ok(None);
+        }
+        let cap = self
+            .options
+            .daily_caps
+            .get(&due.channel)
+            .copied()
+            .unwrap_or(0);
+        if cap > 0 && transport.is_live() {
+            let used = store.sent_on(due.channel, now)?
+                + claimed_now.get(&due.channel).copied().unwrap_or(0);
+            if used >= cap {
+                let tomorrow = (now + Duration::days(1))
+                    .date_naive()
+                    .and_hms_opt(0, 0, 0)
+                    .map(|t| t.and_utc())
+                    .unwrap_or(now + Duration::days(1));
+                let open = next_open(tomorrow, tz, window).unwrap_or(tomorrow);
+                self.postpone(
+                    &lead,
+                    &due,
+                    open,
+                    format!(
+                        "daily {} cap of {cap} reached; moved to the next day",
+                        due.channel
+                    ),
+                )?;
+                return Ok(None);
+            }
+        }
+        let touch = match store.touch(id, due.step)? {
+            Some(existing) if existing.state == TouchState::Pending => existing,
+            Some(existing) => {
+                // Never send a touch twice: a settled touch is not claimed again.
+                let why = format!(
+                    "{} is already {}; not sending it again",
+                    existing.step_id,
+                    existing.state.as_str()
+                );
+                self.hold(&lead, &due, why)?;
+                return Ok(None);
+            }
+            None => match self
+                .build_touch(&lead, seq, &due, transport.as_ref(), now)
+                .await
+            {
+                Ok(touch) => touch,
+                Err(why) => {
+                    self.give_up_step(&lead, &due, why)?;
+                    return Ok(None);
+                }
+            },
+        };
+        let seen = lead.event_count;
+        let claimed_touch = touch.clone();
+        let expected = due.clone();
+        let outcome = store.update_lead(id, now, |current, facts| {
+            touch::claim(
+                current,
+                facts.suppressed.as_deref(),
+                &expected,
+                seen,
+                &claimed_touch,
+                now,
+            )
+        })?;
+        match outcome {
+            Ok(after) if after.status.is_sendable() => {
+                let mut touch = touch;
+                touch.state = TouchState::Sending;
+                touch.attempts += 1;
+                Ok(Some(Claimed { touch, transport }))
+            }
+            Ok(_) => {
+                self.engine.changed(Change::Lead(id));
+                Ok(None)
+            }
+            Err(ClaimRefused::Stale) => Ok(None),
+        }
+    }
+
+    /// A call or task came due: it waits for the human, out of the worker's way.
+    fn hand_to_human(&self, lead: &Lead, due: &Due) -> Result<(), EngineError> {
+        let expected = due.clone();
+        self.engine.update(lead.id, |current, _, _| {
+            let mut lead = current.clone();
+            if let Some(next) = lead.next.as_mut().filter(|n| **n == expected) {
+                next.awaiting_human = true;
+            }
+            Ok::<_, EngineError>(LeadUpdate {
+                lead,
+                events: Vec::new(),
+                suppress: None,
+                touch: None,
+            })
+        })?;
+        self.engine.changed(Change::Activity {
+            lead: lead.id,
+            text: format!("{} ({}) is due: over to you", due.step_id, due.channel),
+        });
+        Ok(())
+    }
+
+    /// Takes the lead off the due index with a note, for a human to look at.
+    fn hold(&self, lead: &Lead, due: &Due, why: String) -> Result<(), EngineError> {
+        let expected = due.clone();
+        tracing::warn!(lead = %lead.id, "{why}");
+        self.engine.update(lead.id, |current, _, _| {
+            let mut lead = current.clone();
+            let mut events = Vec::new();
+            if lead.next.as_ref() == Some(&expected) {
+                lead.next = None;
+                events.push(EventKind::Note { text: why.clone() });
+            }
+            Ok::<_, EngineError>(LeadUpdate {
+                lead,
+                events,
+                suppress: None,
+                touch: None,
+            })
+        })?;
+        Ok(())
+    }
+
+    /// A step that cannot be built for this lead (a template fails): record
+    /// it as failed and move on to the next step.
+    fn give_up_step(&self, lead: &Lead, due: &Due, why: String) -> Result<(), EngineError> {
+        tracing::error!(lead = %lead.id, "{why}");
+        let expected = due.clone();
+        self.engine.update(lead.id, |current, _, ctx| {
+            let mut lead = current.clone();
+            let mut events = Vec::new();
+            if lead.next.as_ref() == Some(&expected) {
+                let failed = EventKind::TouchFailed {
+                    step: expected.step_id.clone(),
+                    channel: expected.channel,
+                    reason: why.clone(),
+                    permanent: false,
+                    gave_up: true,
+                };
+                let mut history = ctx.events.to_vec();
+                history.push(Event {
+                    at: ctx.now,
+                    kind: failed.clone(),
+                });
+                events.push(failed);
+                events.extend(reschedule(
+                    &mut lead,
+                    ctx.sequence,
+                    &history,
+                    ctx.now,
+                    ctx.settings.default_tz,
+                ));
+            }
+            Ok::<_, EngineError>(LeadUpdate {
+                lead,
+                events,
+                suppress: None,
+                touch: None,
+            })
+        })?;
+        Ok(())
+    }
+
+    /// Renders (and maybe personalises) the touch, adds the compliance footer
+    /// and threading headers. The result is stored, so retries reuse it.
+    async fn build_touch(
+        &self,
+        lead: &Lead,
+        seq: &Sequence,
+        due: &Due,
+        transport: &dyn Transport,
+        now: DateTime<Utc>,
+    ) -> Result<Touch, String> {
+        let step_index = due.step as usize;
+        let settings = self.engine.settings();
+        let mut message = render_step(seq, step_index, lead, &settings.sender)
+            .map_err(|e| format!("cannot render: {e}"))?;
+        let mut ai_note = None;
+        if seq.steps[step_index].ai {
+            ai_note = Some(match &self.channels.personaliser {
+                Some(ai) => match ai.personalise(seq, step_index, lead, &message).await {
+                    Ok(rewritten) => {
+                        message = rewritten;
+                        "personalised".to_string()
+                    }
+                    Err(e) => format!("plain template sent: {e}"),
+                },
+                None => "plain template sent: no LLM configured".to_string(),
+            });
+        }
+        let to = match due.channel {
+            Channel::Email => lead.email.clone(),
+            Channel::Sms | Channel::Call => lead.phone.clone(),
+            Channel::Task => Some(String::new()),
+        }
+        .ok_or_else(|| format!("lead has no address for {}", due.channel))?;
+        let mut touch = Touch {
+            lead_id: lead.id,
+            step: due.step,
+            step_id: due.step_id.clone(),
+            channel: due.channel,
+            state: TouchState::Pending,
+            attempts: 0,
+            to,
+            to_name: lead.name.clone(),
+            message,
+            message_id: None,
+            in_reply_to: None,
+            references: Vec::new(),
+            list_unsubscribe: Vec::new(),
+            dry_run: !transport.is_live(),
+            ai_note,
+            last_error: None,
+            provider_id: None,
+            created_at: now,
+            updated_at: now,
+        };
+        if due.channel == Channel::Email {
+            self.add_email_furniture(&mut touch)
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(touch)
+    }
+
+    /// Footer (postal address, unsubscribe link), Message-ID and threading.
+    fn add_email_furniture(&self, touch: &mut Touch) -> Result<(), EngineError> {
+        let opts = &self.options;
+        let unsubscribe_url = opts.unsubscribe.as_ref().map(|(base, secret)| {
+            format!(
+                "{}/u/{}",
+                base.trim_end_matches('/'),
+                links::sign(secret, "unsubscribe", touch.lead_id)
+            )
+        });
+        let mut footer = Vec::new();
+        if !opts.postal_address.trim().is_empty() {
+            footer.push(opts.postal_address.trim().to_string());
+        }
+        if let Some(url) = &unsubscribe_url {
+            footer.push(format!("Unsubscribe: {url}"));
+        }
+        if !footer.is_empty() {
+            touch.message.body = format!("{}\n\n{}", touch.message.body, footer.join("\n"));
+        }
+        touch.list_unsubscribe = unsubscribe_url
+            .into_iter()
+            .chain(opts.unsubscribe_mailto.clone())
+            .collect();
+        touch.message_id = Some(touch::message_id(
+            touch.lead_id,
+            touch.step,
+            &opts.message_id_domain,
+        ));
+        let mut earlier: Vec<Touch> = self
+            .engine
+            .store()
+            .touches(touch.lead_id)?
+            .into_iter()
+            .filter(|t| {
+                t.channel == Channel::Email && t.state == TouchState::Sent && t.step < touch.step
+            })
+            .collect();
+        earlier.sort_by_key(|t| t.step);
+        touch.references = earlier
+            .iter()
+            .filter_map(|t| t.message_id.clone())
+            .collect();
+        touch.in_reply_to = touch.references.first().cloned();
+        Ok(())
+    }
+}
