@@ -2,7 +2,7 @@
 //! dedupes by normalised email and phone, never imports a suppressed contact,
 //! and reports every rejected row by number and reason.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::io::Read;
 
 use indicatif::ProgressBar;
@@ -198,6 +198,69 @@ impl Mapping {
     }
 }
 
+/// Notes the byte offset and number of every line's first byte as the CSV
+/// parser reads them, so a rejected row can be reported by the line it starts
+/// on. The csv crate's own `Position::line` is taken before the rest of a CRLF
+/// terminator and any blank lines are skipped, so it is short by one or more
+/// in most CRM exports (BurntSushi/rust-csv#395). Entries behind the current
+/// record are dropped, so memory stays bounded by the parser's read-ahead.
+struct LineStarts<R> {
+    inner: R,
+    offset: u64,
+    line: u64,
+    at_line_start: bool,
+    after_cr: bool,
+    starts: VecDeque<(u64, u64)>,
+}
+
+impl<R> LineStarts<R> {
+    fn new(inner: R) -> Self {
+        LineStarts {
+            inner,
+            offset: 0,
+            line: 1,
+            at_line_start: true,
+            after_cr: false,
+            starts: VecDeque::new(),
+        }
+    }
+
+    /// The line of the first content at or after `byte` (a record's position).
+    fn line_at(&mut self, byte: u64) -> Option<u64> {
+        while self.starts.front().is_some_and(|&(at, _)| at < byte) {
+            self.starts.pop_front();
+        }
+        self.starts.front().map(|&(_, line)| line)
+    }
+}
+
+impl<R: Read> Read for LineStarts<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        for &b in &buf[..n] {
+            match b {
+                b'\r' | b'\n' => {
+                    // CR, LF and CRLF each end one line.
+                    if !(b == b'\n' && self.after_cr) {
+                        self.line += 1;
+                    }
+                    self.at_line_start = true;
+                    self.after_cr = b == b'\r';
+                }
+                _ => {
+                    if self.at_line_start {
+                        self.starts.push_back((self.offset, self.line));
+                    }
+                    self.at_line_start = false;
+                    self.after_cr = false;
+                }
+            }
+            self.offset += 1;
+        }
+        Ok(n)
+    }
+}
+
 /// Imports CSV from `reader`. `file` labels errors and the default source.
 /// Every stored lead is durable when this returns.
 pub fn import_csv(
@@ -211,7 +274,9 @@ pub fn import_csv(
         file: file.to_string(),
         source,
     };
-    let mut csv = csv::ReaderBuilder::new().flexible(true).from_reader(reader);
+    let mut csv = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(LineStarts::new(reader));
     let headers = csv.headers().map_err(csv_err)?.clone();
     let mapping = Mapping::from_headers(&headers, file)?;
     if let Some(seq) = &options.sequence {
@@ -232,7 +297,10 @@ pub fn import_csv(
         }
         report.rows += 1;
         let row = report.rows;
-        let line = record.position().map(|p| p.line()).unwrap_or(0);
+        let line = match record.position() {
+            Some(p) => csv.get_mut().line_at(p.byte()).unwrap_or(p.line()),
+            None => 0,
+        };
         progress.set_position(record.position().map(|p| p.byte()).unwrap_or(0));
         let mut reject = |reason: String| report.rejected.push(Rejected { row, line, reason });
         if record.len() != headers.len() {

@@ -393,6 +393,10 @@ impl Store {
     /// `cache_bytes` bounds sled's page cache so memory stays small.
     pub fn open(dir: &Path, cache_bytes: u64) -> Result<Store> {
         check_directory(dir)?;
+        // sled starts afresh over files it cannot read (an empty `conf`, a log
+        // with no valid segment), so a database file that was already there
+        // but yields no marker is damaged, not new.
+        let existed = fs::metadata(dir.join("db")).is_ok_and(|m| m.len() > 0);
         fs::create_dir_all(dir).map_err(|e| StoreError::Foreign {
             path: dir.to_path_buf(),
             detail: format!("cannot create it: {e}"),
@@ -417,6 +421,12 @@ impl Store {
                     return Err(StoreError::Foreign {
                         path: dir.to_path_buf(),
                         detail: "a sled database not created by nudge".into(),
+                    });
+                }
+                if existed {
+                    return Err(StoreError::Corrupt {
+                        path: dir.to_path_buf(),
+                        detail: "its files hold no readable nudge data; restore a backup or move them away".into(),
                     });
                 }
                 meta.insert("app", APP_MARKER)?;

@@ -1,0 +1,8 @@
+//! Integration tests: drive the real `nudge` binary end to end.
+
+mod cli;
+mod cli_errors;
+mod cli_import;
+mod cli_mark;
+mod cli_seq;
+mod common;
