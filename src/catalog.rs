@@ -41,6 +41,9 @@ pub enum CatalogError {
         /// Why.
         source: std::io::Error,
     },
+    /// The sequences could not be loaded (the original error, verbatim).
+    #[error("{0}")]
+    Broken(String),
     /// No sequence of that name.
     #[error("no sequence named `{name}` (known: {known})")]
     Unknown {
@@ -55,6 +58,9 @@ pub enum CatalogError {
 #[derive(Debug, Clone, Default)]
 pub struct Catalog {
     sequences: BTreeMap<String, (Sequence, Origin)>,
+    /// Why loading failed, for catalogs built with [`Catalog::load_or_broken`]:
+    /// commands that need no sequence still work, the others report this.
+    broken: Option<String>,
 }
 
 /// Parses one sequence file.
@@ -103,8 +109,21 @@ impl Catalog {
         Ok(catalog)
     }
 
+    /// Like [`Catalog::load`], but a failure is remembered rather than
+    /// returned, so commands that never touch a sequence (listing, export)
+    /// keep working while a sequence file is being fixed.
+    pub fn load_or_broken(config_dir: &Path) -> Catalog {
+        Catalog::load(config_dir).unwrap_or_else(|e| Catalog {
+            sequences: BTreeMap::new(),
+            broken: Some(e.to_string()),
+        })
+    }
+
     /// A sequence by name.
     pub fn get(&self, name: &str) -> Result<&Sequence, CatalogError> {
+        if let Some(why) = &self.broken {
+            return Err(CatalogError::Broken(why.clone()));
+        }
         self.sequences
             .get(name)
             .map(|(s, _)| s)

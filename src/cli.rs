@@ -13,6 +13,7 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 
 use crate::catalog::{self, Catalog};
+use crate::channels::Transports;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{CONFIG_TEMPLATE, Config, Paths};
 use crate::domain::event::{Event, EventKind};
@@ -21,12 +22,15 @@ use crate::domain::lint::{lint, sample_lead};
 use crate::domain::mark::Mark;
 use crate::domain::render::Message;
 use crate::domain::schedule::PlannedTouch;
+use crate::domain::sequence::Channel;
 use crate::domain::status::Status;
-use crate::domain::touch::{RetryPolicy, TouchState};
+use crate::domain::touch::{Resolution, RetryPolicy, TouchState};
+use crate::engine::worker::{Worker, WorkerOptions};
 use crate::engine::{Engine, LeadView, Settings};
-use crate::export::{Format, export};
-use crate::import::{ImportOptions, import_csv};
-use crate::store::{ListFilter, Store, StoreError};
+use crate::export::Format;
+use crate::handle::{EngineHandle, ListQuery, RemoteEngine};
+use crate::import::ImportOptions;
+use crate::store::{ListFilter, Store};
 
 /// Exit code when a command finished but found problems: an import that
 /// rejected rows, a lint that raised warnings.
@@ -71,6 +75,13 @@ pub enum Command {
     Seq(SeqCommand),
     /// Counts by status and what is due.
     Status,
+    /// Run the engine headless in the foreground (for systemd or tmux):
+    /// the worker sends every due touch.
+    Serve,
+    /// Settle a touch whose delivery is in doubt: it was `sent`, or `resend` it.
+    Resolve(ResolveArgs),
+    /// A time-warped dry run: what a sequence would send, when, and why it stops.
+    Simulate(SimulateArgs),
     /// Developer tools (benchmark databases).
     #[command(subcommand)]
     Dev(DevCommand),
@@ -147,6 +158,9 @@ pub struct LeadsArgs {
     /// Only this stage: new, step-N, paused, replied, booked, handed-off, opted-out, bounced, completed.
     #[arg(long)]
     pub stage: Option<String>,
+    /// Only leads with a touch in doubt (settle with `nudge resolve`).
+    #[arg(long)]
+    pub in_doubt: bool,
     /// At most this many.
     #[arg(long, default_value_t = 50)]
     pub limit: usize,
@@ -175,6 +189,37 @@ pub struct MarkArgs {
     /// A note to add to the timeline.
     #[arg(long)]
     pub note: Option<String>,
+}
+
+/// `nudge resolve`.
+#[derive(Debug, Args)]
+pub struct ResolveArgs {
+    /// Lead id or unique prefix.
+    pub id: String,
+    /// `sent` (it arrived; move on) or `resend` (send it again, same words and Message-ID).
+    pub how: String,
+}
+
+/// `nudge simulate`.
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// Sequence name.
+    pub sequence: String,
+    /// Days to run.
+    #[arg(long, default_value_t = 30)]
+    pub days: u32,
+    /// Sample leads (spread over time zones).
+    #[arg(long, default_value_t = 1)]
+    pub leads: usize,
+    /// Signals every lead shows, at offsets from capture, e.g. opened@2d,clicked@3d,replied@5d.
+    #[arg(long, default_value = "")]
+    pub script: String,
+    /// When the leads arrive (RFC 3339; default now).
+    #[arg(long)]
+    pub start: Option<String>,
+    /// JSON output.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `nudge export`.
@@ -295,6 +340,23 @@ impl Context_ {
         Ok(Catalog::load(&self.paths.config_dir)?)
     }
 
+    /// The engine: the running `nudge serve`'s over its socket when there is
+    /// one, else this process's own. Sequences load lazily: a broken file
+    /// only fails the commands that need a sequence.
+    fn handle(&self) -> Result<EngineHandle> {
+        if let Some(remote) = RemoteEngine::connect(&self.paths.data_dir) {
+            return Ok(EngineHandle::Remote(remote));
+        }
+        let catalog = Catalog::load_or_broken(&self.paths.config_dir);
+        let store = self.store()?;
+        Ok(EngineHandle::Local(Arc::new(Engine::new(
+            store,
+            catalog,
+            self.settings(),
+            Arc::new(SystemClock),
+        ))))
+    }
+
     fn engine(&self) -> Result<Engine> {
         let catalog = self.catalog()?;
         let store = self.store()?;
@@ -331,6 +393,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Seq(SeqCommand::Lint { files })) => return seq_lint(&ctx, &files, &mut out),
         Some(Command::Seq(SeqCommand::Preview(args))) => preview(&ctx, &args, &mut out)?,
         Some(Command::Dev(DevCommand::Seed { leads, due })) => seed(&ctx, leads, due, &mut out)?,
+        Some(Command::Serve) => serve(&ctx)?,
+        Some(Command::Resolve(args)) => resolve(&ctx, &args, &mut out)?,
+        Some(Command::Simulate(args)) => simulate(&ctx, &args, &mut out)?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -397,19 +462,19 @@ fn add(ctx: &Context_, args: AddArgs, out: &mut impl Write) -> Result<()> {
         email_consent: args.email_consent,
         sms_consent: args.sms_consent,
     };
-    let engine = ctx.engine()?;
-    let id = engine.add(&input)?;
+    let id = ctx.handle()?.add(&input)?;
     writeln!(out, "{id}")?;
     Ok(())
 }
 
 fn import(ctx: &Context_, args: &ImportArgs, out: &mut impl Write) -> Result<ExitCode> {
-    let file = std::fs::File::open(&args.file)
+    // Absolute, because a running `nudge serve` may read it from another cwd.
+    let path = std::path::absolute(&args.file)
         .with_context(|| format!("cannot open {}", args.file.display()))?;
-    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let engine = ctx.engine()?;
-    let progress = if std::io::stderr().is_terminal() {
-        let bar = indicatif::ProgressBar::new(size);
+    std::fs::File::open(&path).with_context(|| format!("cannot open {}", args.file.display()))?;
+    let mut handle = ctx.handle()?;
+    let progress = if std::io::stderr().is_terminal() && !handle.is_remote() {
+        let bar = indicatif::ProgressBar::new(0);
         bar.set_style(
             indicatif::ProgressStyle::with_template(
                 "{spinner} importing [{bar:30}] {percent}% {elapsed}",
@@ -426,13 +491,7 @@ fn import(ctx: &Context_, args: &ImportArgs, out: &mut impl Write) -> Result<Exi
         dry_run: args.dry_run,
     };
     let label = args.file.display().to_string();
-    let report = import_csv(
-        &engine,
-        std::io::BufReader::new(file),
-        &label,
-        &options,
-        &progress,
-    )?;
+    let report = handle.import(&path, &label, &options, &progress)?;
     progress.finish_and_clear();
     let verb = if args.dry_run {
         "would import"
@@ -503,8 +562,13 @@ fn leads(ctx: &Context_, args: &LeadsArgs, out: &mut impl Write) -> Result<()> {
             .map_err(anyhow::Error::msg)?,
         sequence: args.sequence.clone(),
     };
-    let store = ctx.store()?;
-    let leads = store.list(&filter, args.limit)?;
+    let leads = ctx.handle()?.list(&ListQuery {
+        status: filter.status,
+        stage: filter.stage.map(|s| s.to_string()),
+        sequence: filter.sequence,
+        in_doubt: args.in_doubt,
+        limit: args.limit,
+    })?;
     if args.json {
         for lead in &leads {
             writeln!(out, "{}", lead_json(lead))?;
@@ -594,16 +658,14 @@ fn write_touch(
 }
 
 fn show(ctx: &Context_, args: &ShowArgs, out: &mut impl Write) -> Result<()> {
-    let engine = ctx.engine()?;
-    let id = engine.resolve(&args.id)?;
     let LeadView {
         lead,
         events,
         touches,
         next,
-    } = engine.show(id)?;
+    } = ctx.handle()?.show(&args.id)?;
     let next = next.map(|(due, message)| (planned(&due), message, due.awaiting_human));
-    let tz = lead.tz.unwrap_or(engine.settings().default_tz);
+    let tz = lead.tz.unwrap_or(ctx.config.general.default_tz);
     if args.json {
         let v = json!({
             "lead": lead_json(&lead),
@@ -618,7 +680,7 @@ fn show(ctx: &Context_, args: &ShowArgs, out: &mut impl Write) -> Result<()> {
         writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
         return Ok(());
     }
-    let now = engine.now();
+    let now = SystemClock.now();
     writeln!(out, "{}  ({})", lead.name, lead.id)?;
     let row = |out: &mut dyn Write, k: &str, v: &str| writeln!(out, "  {k:<10} {v}");
     row(out, "email", lead.email.as_deref().unwrap_or("-"))?;
@@ -734,15 +796,13 @@ fn planned(due: &Due) -> PlannedTouch {
 
 fn mark(ctx: &Context_, args: &MarkArgs, out: &mut impl Write) -> Result<()> {
     let mark: Mark = args.mark.parse().map_err(anyhow::Error::msg)?;
-    let engine = ctx.engine()?;
-    let id = engine.resolve(&args.id)?;
-    let lead = engine.mark(id, mark, args.note.as_deref())?;
+    let lead = ctx.handle()?.mark(&args.id, mark, args.note.as_deref())?;
     let next = match &lead.next {
         Some(n) => format!(
             "; next: {} ({}) {}",
             n.step_id,
             n.channel,
-            relative(n.at, engine.now())
+            relative(n.at, SystemClock.now())
         ),
         None => String::new(),
     };
@@ -751,21 +811,24 @@ fn mark(ctx: &Context_, args: &MarkArgs, out: &mut impl Write) -> Result<()> {
 }
 
 fn export_cmd(ctx: &Context_, args: &ExportArgs, out: &mut impl Write) -> Result<()> {
-    let store = ctx.store()?;
+    let mut handle = ctx.handle()?;
     match &args.out {
         Some(path) => {
             let tmp = path.with_extension("tmp-nudge");
-            let file = std::fs::File::create(&tmp)
+            let mut file = std::fs::File::create(&tmp)
                 .with_context(|| format!("cannot create {}", tmp.display()))?;
-            let result = export(&store, args.format, &file).and_then(|n| {
-                file.sync_all()?;
-                Ok(n)
-            });
+            let result = handle
+                .export(args.format, &mut file)
+                .map_err(anyhow::Error::from)
+                .and_then(|n| {
+                    file.sync_all()?;
+                    Ok(n)
+                });
             let count = match result {
                 Ok(n) => n,
                 Err(e) => {
                     let _ = std::fs::remove_file(&tmp);
-                    return Err(e.into());
+                    return Err(e);
                 }
             };
             std::fs::rename(&tmp, path)
@@ -773,16 +836,14 @@ fn export_cmd(ctx: &Context_, args: &ExportArgs, out: &mut impl Write) -> Result
             eprintln!("exported {count} leads to {}", path.display());
         }
         None => {
-            export(&store, args.format, &mut *out)?;
+            handle.export(args.format, &mut *out)?;
         }
     }
     Ok(())
 }
 
 fn erase(ctx: &Context_, args: &EraseArgs, out: &mut impl Write) -> Result<()> {
-    let engine = ctx.engine()?;
-    let id = engine.resolve(&args.id)?;
-    let lead = engine.erase(id)?;
+    let lead = ctx.handle()?.erase(&args.id)?;
     writeln!(
         out,
         "erased {} ({}) and {} events; their contacts stay suppressed",
@@ -870,13 +931,7 @@ fn preview(ctx: &Context_, args: &PreviewArgs, out: &mut impl Write) -> Result<(
     let catalog = ctx.catalog()?;
     let settings = ctx.settings();
     let mut lead = match &args.lead {
-        Some(prefix) => {
-            let store = ctx.store()?;
-            let id = store.resolve(prefix)?;
-            store
-                .lead(id)?
-                .ok_or_else(|| StoreError::NotFound(prefix.clone()))?
-        }
+        Some(prefix) => ctx.handle()?.show(prefix)?.lead,
         None => sample_lead(start),
     };
     if let Some(tz) = &args.tz {
@@ -907,23 +962,25 @@ fn preview(ctx: &Context_, args: &PreviewArgs, out: &mut impl Write) -> Result<(
 }
 
 fn status(ctx: &Context_, out: &mut impl Write) -> Result<()> {
-    let store = ctx.store()?;
-    let now = SystemClock.now();
-    writeln!(out, "data dir  {}", store.path().display())?;
-    for st in Status::ALL {
-        let n = store
-            .list(
-                &ListFilter {
-                    status: Some(st),
-                    ..ListFilter::default()
-                },
-                usize::MAX,
-            )?
-            .len();
-        writeln!(out, "  {:<11} {n}", st.as_str())?;
+    let mut handle = ctx.handle()?;
+    let report = handle.status()?;
+    let owner = if handle.is_remote() {
+        " (served by a running `nudge serve`)"
+    } else {
+        ""
+    };
+    writeln!(out, "data dir  {}{owner}", report.data_dir)?;
+    for (status, n) in &report.by_status {
+        writeln!(out, "  {:<11} {n}", status.as_str())?;
     }
-    let due = store.due_until(now, usize::MAX)?.len();
-    writeln!(out, "due now   {due}")?;
+    writeln!(out, "due now   {}", report.due_now)?;
+    if report.in_doubt > 0 {
+        writeln!(
+            out,
+            "in doubt  {} (see `nudge leads --in-doubt`, settle with `nudge resolve`)",
+            report.in_doubt
+        )?;
+    }
     writeln!(
         out,
         "\nnext: `nudge add --name NAME --email EMAIL`, `nudge leads`, `nudge seq preview default`"
@@ -976,5 +1033,236 @@ fn seed(ctx: &Context_, leads: u64, due: u64, out: &mut impl Write) -> Result<()
         started.elapsed().as_secs_f64(),
         engine.store().size_on_disk()? / (1024 * 1024)
     )?;
+    Ok(())
+}
+
+fn resolve(ctx: &Context_, args: &ResolveArgs, out: &mut impl Write) -> Result<()> {
+    let how = match args.how.trim().to_ascii_lowercase().as_str() {
+        "sent" => Resolution::Sent,
+        "resend" => Resolution::Resend,
+        other => bail!("unknown resolution `{other}` (expected sent or resend)"),
+    };
+    let lead = ctx.handle()?.resolve(&args.id, how)?;
+    let next = match &lead.next {
+        Some(n) => format!(
+            "; next: {} ({}) {}",
+            n.step_id,
+            n.channel,
+            relative(n.at, SystemClock.now())
+        ),
+        None => String::new(),
+    };
+    writeln!(
+        out,
+        "{} {} resolved as {}{next}",
+        lead.id,
+        lead.name,
+        args.how.trim()
+    )?;
+    Ok(())
+}
+
+/// Worker limits and message furniture from the config.
+fn worker_options(config: &Config) -> WorkerOptions {
+    let from = &config.email.from;
+    let address = from
+        .rsplit_once('<')
+        .map(|(_, a)| a.trim_end_matches('>'))
+        .unwrap_or(from)
+        .trim();
+    let domain = address
+        .rsplit_once('@')
+        .map(|(_, d)| d.to_string())
+        .filter(|d| !d.is_empty())
+        .unwrap_or_else(|| "nudge.invalid".to_string());
+    let reply = config
+        .email
+        .reply_to
+        .clone()
+        .unwrap_or_else(|| address.to_string());
+    let unsubscribe = (!config.server.public_url.trim().is_empty()
+        && !config.server.link_secret.is_empty())
+    .then(|| {
+        (
+            config.server.public_url.trim().to_string(),
+            config.server.link_secret.expose().as_bytes().to_vec(),
+        )
+    });
+    let mut daily_caps = std::collections::HashMap::new();
+    daily_caps.insert(Channel::Email, config.email.daily_cap);
+    daily_caps.insert(Channel::Sms, config.sms.daily_cap);
+    WorkerOptions {
+        min_gap: std::time::Duration::from_secs(config.engine.min_gap_secs),
+        concurrency: config.engine.concurrency.clamp(1, 256) as usize,
+        rate_per_minute: config.engine.rate_per_minute,
+        daily_caps,
+        message_id_domain: domain,
+        postal_address: config.email.postal_address.clone(),
+        unsubscribe,
+        unsubscribe_mailto: reply
+            .contains('@')
+            .then(|| format!("mailto:{reply}?subject=unsubscribe")),
+        ..WorkerOptions::default()
+    }
+}
+
+/// Logs to `nudge.log` in the data dir and to stderr; `NUDGE_LOG` sets the
+/// filter (default `info`). Returns the guard that flushes the file on drop.
+fn init_logging(data_dir: &Path) -> Result<tracing_appender::non_blocking::WorkerGuard> {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating {}", data_dir.display()))?;
+    let file = tracing_appender::rolling::never(data_dir, "nudge.log");
+    let (file, guard) = tracing_appender::non_blocking(file);
+    let filter = tracing_subscriber::EnvFilter::try_from_env("NUDGE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_ansi(false)
+                .with_writer(file),
+        )
+        .try_init()
+        .map_err(|e| anyhow::anyhow!("cannot start logging: {e}"))?;
+    Ok(guard)
+}
+
+fn serve(ctx: &Context_) -> Result<()> {
+    let transports = Transports::from_config(&ctx.config)?;
+    let engine = Arc::new(ctx.engine()?);
+    let _log = init_logging(&ctx.paths.data_dir)?;
+    let mut lines = vec![
+        format!("{}", transports.email.describe()),
+        format!("{}", transports.sms.describe()),
+    ];
+    lines.push(match &transports.call {
+        Some(call) => call.describe(),
+        None => "call: tasks for you (`nudge mark ID called`)".to_string(),
+    });
+    lines.push(match &transports.llm {
+        Some(llm) => llm.describe(),
+        None => "ai: off (plain templates)".to_string(),
+    });
+    tracing::info!(data_dir = %ctx.paths.data_dir.display(), "nudge serve starting");
+    for line in &lines {
+        tracing::info!("{line}");
+    }
+    let worker = Arc::new(Worker::new(
+        engine.clone(),
+        transports.into(),
+        worker_options(&ctx.config),
+    ));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let data_dir = ctx.paths.data_dir.clone();
+    let socket_engine = engine.clone();
+    runtime.block_on(async move {
+        let listener = crate::handle::bind(&data_dir).with_context(|| {
+            format!(
+                "cannot listen on {}",
+                crate::handle::socket_path(&data_dir).display()
+            )
+        })?;
+        tracing::info!(
+            socket = %crate::handle::socket_path(&data_dir).display(),
+            "other nudge commands on this data dir talk to this process"
+        );
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let socket = tokio::spawn(crate::handle::serve(
+            socket_engine,
+            listener,
+            data_dir.clone(),
+            stopped.clone(),
+        ));
+        tokio::spawn(async move {
+            wait_for_stop_signal().await;
+            tracing::info!("stopping: finishing in-flight sends");
+            let _ = stop.send(true);
+        });
+        let result = worker.run(stopped).await;
+        let _ = socket.await;
+        result.map_err(anyhow::Error::from)
+    })?;
+    engine.store().flush()?;
+    tracing::info!("stopped cleanly");
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn wait_for_stop_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+fn simulate(ctx: &Context_, args: &SimulateArgs, out: &mut impl Write) -> Result<()> {
+    let script = crate::simulate::parse_script(&args.script)
+        .map_err(|e| anyhow::anyhow!("--script: {e}"))?;
+    let start = match &args.start {
+        Some(s) => DateTime::parse_from_rfc3339(s)
+            .with_context(|| {
+                format!("--start `{s}` is not an RFC 3339 time such as 2026-12-01T09:00:00Z")
+            })?
+            .with_timezone(&Utc),
+        None => SystemClock.now(),
+    };
+    let options = crate::simulate::SimulateOptions {
+        sequence: args.sequence.clone(),
+        days: args.days,
+        leads: args.leads,
+        script,
+        start,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let result = runtime.block_on(crate::simulate::simulate(
+        ctx.catalog()?,
+        ctx.settings(),
+        &options,
+    ))?;
+    if args.json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&result)?)?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "simulating `{}` for {} lead(s) over {} days from {} (dry run: nothing is sent)",
+        args.sequence,
+        args.leads.max(1),
+        args.days,
+        start.to_rfc3339()
+    )?;
+    for line in &result.timeline {
+        let tz: Tz = line.tz.parse().unwrap_or(Tz::UTC);
+        let day = (line.at - start).num_hours() as f64 / 24.0;
+        writeln!(
+            out,
+            "  day {day:>5.1}  {}  lead {} ({})  {}",
+            line.at.with_timezone(&tz).format("%a %m-%d %H:%M"),
+            line.lead,
+            line.tz,
+            line.text
+        )?;
+    }
+    for (lead, why) in &result.outcomes {
+        writeln!(out, "lead {lead}: {why}")?;
+    }
     Ok(())
 }

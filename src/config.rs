@@ -199,9 +199,17 @@ pub struct EngineSettings {
     /// Most sends per minute across channels; 0 means no limit.
     #[serde(default, deserialize_with = "number_or_string")]
     pub rate_per_minute: u64,
+    /// Sends in flight at once. A crash can leave at most this many touches
+    /// in doubt; 1 makes that at most one per crash.
+    #[serde(default = "default_concurrency", deserialize_with = "number_or_string")]
+    pub concurrency: u64,
     /// First retry wait in seconds; doubles per attempt (capped at 6 hours).
     #[serde(default = "default_retry_base", deserialize_with = "number_or_string")]
     pub retry_base_secs: u64,
+}
+
+fn default_concurrency() -> u64 {
+    8
 }
 
 fn default_retry_base() -> u64 {
@@ -219,6 +227,7 @@ impl Default for EngineSettings {
             min_gap_secs: 0,
             rate_per_minute: 0,
             retry_base_secs: default_retry_base(),
+            concurrency: default_concurrency(),
         }
     }
 }
@@ -540,6 +549,8 @@ timeout_secs = 20
 # exponentially from retry_base_secs (with jitter, capped at 6 hours).
 max_attempts = 6
 retry_base_secs = 60
+# Sends in flight at once; a crash leaves at most this many in doubt.
+concurrency = 8
 # Seconds between two sends, and most sends per minute (0 = no limit).
 min_gap_secs = 0
 rate_per_minute = 0

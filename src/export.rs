@@ -10,7 +10,8 @@ use crate::domain::lead::Lead;
 use crate::store::{Store, StoreError};
 
 /// Output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Format {
     /// One row per lead; custom fields and events as JSON cells.
     Csv,

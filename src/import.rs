@@ -15,7 +15,7 @@ use crate::store::{InsertOutcome, NewLeadWrite};
 const BATCH: usize = 2_000;
 
 /// What `nudge import` was asked to do.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct ImportOptions {
     /// Sequence for every imported lead (default: `default`).
     pub sequence: Option<String>,
@@ -26,7 +26,7 @@ pub struct ImportOptions {
 }
 
 /// A row that was not imported.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Rejected {
     /// 1-based data row (the header is row 0).
     pub row: u64,
@@ -37,7 +37,7 @@ pub struct Rejected {
 }
 
 /// The outcome of an import.
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct ImportReport {
     /// Data rows read.
     pub rows: u64,

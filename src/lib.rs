@@ -11,7 +11,10 @@
 //! * [`channels`] — email, SMS, call, dry-run transports and the LLM client.
 //! * [`engine`] — the commands that change leads (add, import, mark, erase…),
 //!   composing domain decisions with store writes.
+//! * [`handle`] — the `EngineHandle`: the engine in this process, or the one
+//!   a running `nudge serve` owns, over its Unix socket.
 //! * [`import`] / [`export`] — CSV in, CSV/JSONL out.
+//! * [`simulate`] — a time-warped dry run of a sequence on a manual clock.
 //! * [`cli`] — clap commands and their output; `main.rs` only calls [`cli::main`].
 
 pub mod catalog;
@@ -22,5 +25,7 @@ pub mod config;
 pub mod domain;
 pub mod engine;
 pub mod export;
+pub mod handle;
 pub mod import;
+pub mod simulate;
 pub mod store;

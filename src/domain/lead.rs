@@ -330,7 +330,8 @@ pub fn parse_tz(raw: &str) -> Result<Tz, LeadError> {
 }
 
 /// Raw lead input from any source, before validation.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct LeadInput {
     /// Full name.
     pub name: String,

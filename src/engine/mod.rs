@@ -17,10 +17,11 @@ use crate::domain::mark::{LeadUpdate, Mark, MarkContext, MarkError, decide, resc
 use crate::domain::render::{Message, RenderError, Sender, render_step};
 use crate::domain::schedule::{PlannedTouch, calendar};
 use crate::domain::sequence::Sequence;
+use crate::domain::status::Status;
 use crate::domain::touch::{
     OutcomeContext, Resolution, ResolveError, RetryPolicy, Touch, TouchState, resolve,
 };
-use crate::store::{Facts, InsertOutcome, NewLeadWrite, Store, StoreError};
+use crate::store::{Facts, InsertOutcome, ListFilter, NewLeadWrite, Store, StoreError};
 use tokio::sync::{Notify, broadcast};
 
 /// Settings the engine needs from the config.
@@ -81,8 +82,21 @@ pub enum EngineError {
 
 type Result<T, E = EngineError> = std::result::Result<T, E>;
 
+/// Pipeline counts.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StatusReport {
+    /// Where the database lives.
+    pub data_dir: String,
+    /// Leads per status.
+    pub by_status: Vec<(Status, usize)>,
+    /// Touches due now.
+    pub due_now: usize,
+    /// Touches a human must settle.
+    pub in_doubt: usize,
+}
+
 /// A lead with its history and next touch, for `show` and the detail view.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct LeadView {
     /// The record.
     pub lead: Lead,
@@ -370,6 +384,52 @@ impl Engine {
             .ok_or(ResolveError::NothingInDoubt(id))?;
         self.update(id, |current, _, ctx| {
             resolve(current, &touch, how, &self.outcome_context(ctx))
+        })
+    }
+
+    /// Up to `limit` leads, newest first; with `in_doubt`, only leads with a
+    /// touch a human must settle.
+    pub fn list(&self, filter: &ListFilter, limit: usize, in_doubt: bool) -> Result<Vec<Lead>> {
+        if !in_doubt {
+            return Ok(self.store.list(filter, limit)?);
+        }
+        let mut ids: Vec<LeadId> = self
+            .store
+            .in_doubt()?
+            .into_iter()
+            .map(|t| t.lead_id)
+            .collect();
+        ids.dedup();
+        let mut leads = Vec::new();
+        for id in ids.into_iter().take(limit) {
+            leads.extend(self.store.lead(id)?);
+        }
+        Ok(leads)
+    }
+
+    /// Counts for `nudge status` and the board header.
+    pub fn status(&self) -> Result<StatusReport> {
+        let mut by_status = Vec::new();
+        for status in Status::ALL {
+            by_status.push((status, self.store.count_status(status)?));
+        }
+        Ok(StatusReport {
+            data_dir: self.store.path().display().to_string(),
+            by_status,
+            due_now: self.store.due_until(self.clock.now(), usize::MAX)?.len(),
+            in_doubt: self.store.in_doubt()?.len(),
+        })
+    }
+
+    /// Records a signal that changes no status by itself (opened, clicked, a note).
+    pub fn record(&self, id: LeadId, kind: EventKind) -> Result<Lead> {
+        self.update(id, |current, _, _| {
+            Ok::<_, EngineError>(LeadUpdate {
+                lead: current.clone(),
+                events: vec![kind.clone()],
+                suppress: None,
+                touch: None,
+            })
         })
     }
 

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
-use tokio::sync::{Mutex, Semaphore, watch};
+use tokio::sync::{Mutex, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
@@ -134,6 +134,9 @@ struct Claimed {
     touch: Touch,
     transport: Arc<dyn Transport>,
 }
+
+/// A send task's result: the touch and what the channel said.
+type SendResult = (Touch, Outcome);
 
 /// What one pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -272,8 +275,10 @@ impl Worker {
         }
     }
 
-    /// One pass: claims what is due now (up to a batch), flushes the claims,
-    /// sends them and records every outcome. Used by `run` and by simulations.
+    /// One pass over what is due now (up to a batch). Touches are claimed
+    /// one at a time, each claim flushed before its channel is called, and at
+    /// most `concurrency` are in flight: so a crash leaves at most that many
+    /// touches in doubt. Used by `run` and by simulations.
     pub async fn run_due(&self) -> Result<PassReport, EngineError> {
         let now = self.engine.now();
         let due = self.engine.store().due_until(now, self.options.batch)?;
@@ -281,35 +286,37 @@ impl Worker {
             examined: due.len(),
             sent: 0,
         };
-        let mut claimed = Vec::new();
+        let concurrency = self.options.concurrency.max(1);
+        let mut sends = JoinSet::new();
         let mut claimed_per_channel: HashMap<Channel, u64> = HashMap::new();
         for (at, id, step) in due {
-            if let Some(c) = self
+            // A send counts as in flight until its outcome is recorded, so a
+            // crash can leave at most `concurrency` touches in doubt.
+            while sends.len() >= concurrency {
+                if let Some(done) = sends.join_next().await {
+                    self.settle(done)?;
+                }
+            }
+            while let Some(done) = sends.try_join_next() {
+                self.settle(done)?;
+            }
+            let Some(c) = self
                 .prepare(at, id, step, now, &claimed_per_channel)
                 .await?
-            {
-                *claimed_per_channel.entry(c.touch.channel).or_default() += 1;
-                claimed.push(c);
-            }
-        }
-        if claimed.is_empty() {
-            return Ok(report);
-        }
-        // Group commit: every claim is durable before any channel is called.
-        self.engine.store().flush()?;
-        report.sent = claimed.len();
-        let limit = Arc::new(Semaphore::new(self.options.concurrency.max(1)));
-        let mut sends = JoinSet::new();
-        for c in claimed {
+            else {
+                continue;
+            };
+            *claimed_per_channel.entry(c.touch.channel).or_default() += 1;
+            // The claim is durable before the channel is called.
+            self.engine.store().flush()?;
             if self.options.pace {
                 self.pacer.lock().await.wait_turn().await;
             }
-            let permit = limit.clone().acquire_owned().await;
-            // Checked as late as possible: after waiting for a send slot.
             if let Some(cancelled) = self.cancel_if_inactive(&c.touch)? {
                 tracing::info!(lead = %cancelled, "touch cancelled: lead no longer active");
                 continue;
             }
+            report.sent += 1;
             let outgoing = Outgoing {
                 touch_id: c.touch.id(),
                 lead_id: c.touch.lead_id,
@@ -330,19 +337,26 @@ impl Worker {
                     },
                     Err(e) => map_error(e),
                 };
-                drop(permit);
                 (c.touch, outcome)
             });
         }
-        while let Some(joined) = sends.join_next().await {
-            match joined {
-                Ok((touch, outcome)) => self.record(&touch, outcome)?,
-                // A panicking transport leaves its touch in `sending`; the next
-                // start turns it into in-doubt, which is the honest state.
-                Err(e) => tracing::error!(error = %e, "a send task failed"),
-            }
+        while let Some(done) = sends.join_next().await {
+            self.settle(done)?;
         }
         Ok(report)
+    }
+
+    /// Records a finished send task's outcome.
+    fn settle(&self, done: Result<SendResult, tokio::task::JoinError>) -> Result<(), EngineError> {
+        match done {
+            Ok((touch, outcome)) => self.record(&touch, outcome),
+            // A panicking transport leaves its touch in `sending`; the next
+            // start turns it into in-doubt, which is the honest state.
+            Err(e) => {
+                tracing::error!(error = %e, "a send task failed");
+                Ok(())
+            }
+        }
     }
 
     /// Re-reads the lead just before the channel call: a reply or opt-out that
@@ -765,5 +779,51 @@ impl Worker {
             .collect();
         touch.in_reply_to = touch.references.first().cloned();
         Ok(())
+    }
+}
+
+impl From<crate::channels::Transports> for Channels {
+    fn from(t: crate::channels::Transports) -> Channels {
+        Channels {
+            email: t.email,
+            sms: t.sms,
+            call: t.call,
+            personaliser: t.llm.map(|llm| Arc::new(llm) as Arc<dyn Personaliser>),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Personaliser for crate::channels::LlmClient {
+    async fn personalise(
+        &self,
+        sequence: &Sequence,
+        step: usize,
+        lead: &Lead,
+        message: &Message,
+    ) -> Result<Message, String> {
+        let mut facts = vec![
+            ("name".to_string(), lead.name.clone()),
+            ("first_name".to_string(), lead.first_name().to_string()),
+        ];
+        if let Some(company) = &lead.company {
+            facts.push(("company".to_string(), company.clone()));
+        }
+        facts.extend(lead.fields.iter().map(|(k, v)| (k.clone(), v.clone())));
+        let channel = sequence
+            .steps
+            .get(step)
+            .map(|s| s.channel)
+            .unwrap_or(Channel::Email);
+        crate::channels::LlmClient::personalise(
+            self,
+            &sequence.brief,
+            &facts,
+            message,
+            channel,
+            &[],
+        )
+        .await
+        .map_err(|e| e.to_string())
     }
 }

@@ -725,6 +725,16 @@ impl Store {
         Ok(out)
     }
 
+    /// How many leads have `status` (counts index keys; decodes nothing).
+    pub fn count_status(&self, status: Status) -> Result<usize> {
+        let mut n = 0;
+        for key in self.idx_status.scan_prefix([status.code()]).keys() {
+            key?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
     /// Every lead, oldest first, streamed (for export).
     pub fn iter_leads(&self) -> impl Iterator<Item = Result<Lead>> + '_ {
         self.leads.iter().values().map(|v| decode_in("leads", &v?))

@@ -1,0 +1,592 @@
+//! The `EngineHandle`: one way to talk to the engine, whether it runs in this
+//! process or in a `nudge serve` that owns the database.
+//!
+//! Only one process can hold the sled database. The owner serves the engine
+//! on a Unix socket in the data dir (`nudge.sock`, mode 0600); every other
+//! `nudge` command connects to it when it is there and opens the database
+//! itself when it is not. The protocol is one JSON request per line and one
+//! JSON reply per line (several for `export`, a stream for `subscribe`).
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+use tokio::sync::watch;
+
+use crate::domain::lead::{Lead, LeadId, LeadInput, Stage};
+use crate::domain::mark::Mark;
+use crate::domain::status::Status;
+use crate::domain::touch::Resolution;
+use crate::engine::{Change, Engine, EngineError, LeadView, StatusReport};
+use crate::export::{Format, export};
+use crate::import::{ImportOptions, ImportReport, import_csv};
+use crate::store::ListFilter;
+
+/// The socket's file name inside the data dir.
+pub const SOCKET_FILE: &str = "nudge.sock";
+
+/// Where the owner listens for `data_dir`.
+pub fn socket_path(data_dir: &Path) -> PathBuf {
+    data_dir.join(SOCKET_FILE)
+}
+
+/// Why a handle call failed. Remote errors carry the owner's message verbatim,
+/// so the user sees the same words either way.
+#[derive(Debug, thiserror::Error)]
+pub enum HandleError {
+    /// The engine refused or failed.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// The owner answered with an error.
+    #[error("{0}")]
+    Remote(String),
+    /// Talking to the owner failed.
+    #[error("lost the connection to the running nudge ({0}); is `nudge serve` still up?")]
+    Io(#[from] std::io::Error),
+    /// The owner sent something we do not understand.
+    #[error("unexpected reply from the running nudge: {0}")]
+    Protocol(String),
+    /// Import or export failed locally.
+    #[error("{0}")]
+    Other(String),
+}
+
+type Result<T, E = HandleError> = std::result::Result<T, E>;
+
+/// Filters for listing leads, in wire form.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListQuery {
+    /// Only this status.
+    pub status: Option<Status>,
+    /// Only this stage (`new`, `step-2`, `replied`…).
+    pub stage: Option<String>,
+    /// Only this sequence.
+    pub sequence: Option<String>,
+    /// Only leads with a touch in doubt.
+    pub in_doubt: bool,
+    /// At most this many.
+    pub limit: usize,
+}
+
+/// A request to the engine.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Request {
+    /// Add a lead.
+    Add {
+        /// Raw input.
+        input: LeadInput,
+    },
+    /// Import a CSV file (read by the owner).
+    Import {
+        /// Absolute path.
+        path: PathBuf,
+        /// The name the user gave it, for messages and the default source.
+        label: String,
+        /// Options.
+        options: ImportOptions,
+    },
+    /// List leads.
+    List {
+        /// Filters.
+        query: ListQuery,
+    },
+    /// One lead in full.
+    Show {
+        /// Id or prefix.
+        id: String,
+    },
+    /// Mark a lead.
+    Mark {
+        /// Id or prefix.
+        id: String,
+        /// The mark's name.
+        mark: String,
+        /// Optional note.
+        note: Option<String>,
+    },
+    /// Settle an in-doubt touch.
+    Resolve {
+        /// Id or prefix.
+        id: String,
+        /// `true` = it was sent; `false` = resend.
+        sent: bool,
+    },
+    /// Postpone a lead's next touch.
+    Snooze {
+        /// Id or prefix.
+        id: String,
+        /// Until.
+        until: DateTime<Utc>,
+    },
+    /// Make a lead's next touch due now.
+    SendNow {
+        /// Id or prefix.
+        id: String,
+    },
+    /// Erase a lead.
+    Erase {
+        /// Id or prefix.
+        id: String,
+    },
+    /// Export everything; replies with lines, then the count.
+    Export {
+        /// Format.
+        format: Format,
+    },
+    /// Pipeline counts.
+    Status,
+    /// Stream change notifications until the client hangs up.
+    Subscribe,
+}
+
+/// One reply line.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Reply {
+    /// The result.
+    Ok(serde_json::Value),
+    /// The error message.
+    Err(String),
+    /// One line of an export.
+    Line(String),
+    /// A change notification.
+    Change(Change),
+}
+
+/// The engine, local or remote.
+pub enum EngineHandle {
+    /// This process owns the database.
+    Local(Arc<Engine>),
+    /// A `nudge serve` owns it; talk over its socket.
+    Remote(RemoteEngine),
+}
+
+/// A connection to the owner's socket.
+pub struct RemoteEngine {
+    reader: BufReader<UnixStream>,
+    writer: UnixStream,
+}
+
+impl RemoteEngine {
+    /// Connects if an owner is listening; `None` when there is no socket or
+    /// it is stale (its owner died), so the caller opens the database itself.
+    pub fn connect(data_dir: &Path) -> Option<RemoteEngine> {
+        let stream = UnixStream::connect(socket_path(data_dir)).ok()?;
+        let writer = stream.try_clone().ok()?;
+        Some(RemoteEngine {
+            reader: BufReader::new(stream),
+            writer,
+        })
+    }
+
+    fn send(&mut self, request: &Request) -> Result<()> {
+        let mut line =
+            serde_json::to_vec(request).map_err(|e| HandleError::Protocol(e.to_string()))?;
+        line.push(b'\n');
+        self.writer.write_all(&line)?;
+        self.writer.flush()?;
+        Ok(())
+    }
+
+    fn reply(&mut self) -> Result<Reply> {
+        let mut line = String::new();
+        if self.reader.read_line(&mut line)? == 0 {
+            return Err(HandleError::Io(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the running nudge closed the connection",
+            )));
+        }
+        serde_json::from_str(&line)
+            .map_err(|e| HandleError::Protocol(format!("{e}: {}", line.trim())))
+    }
+
+    fn call<T: serde::de::DeserializeOwned>(&mut self, request: &Request) -> Result<T> {
+        self.send(request)?;
+        match self.reply()? {
+            Reply::Ok(value) => {
+                serde_json::from_value(value).map_err(|e| HandleError::Protocol(e.to_string()))
+            }
+            Reply::Err(message) => Err(HandleError::Remote(message)),
+            other => Err(HandleError::Protocol(format!("{other:?}"))),
+        }
+    }
+
+    /// Streams change notifications to `on_change` until it returns false or
+    /// the owner goes away.
+    pub fn subscribe(mut self, mut on_change: impl FnMut(Change) -> bool) -> Result<()> {
+        self.send(&Request::Subscribe)?;
+        loop {
+            match self.reply()? {
+                Reply::Change(change) => {
+                    if !on_change(change) {
+                        return Ok(());
+                    }
+                }
+                Reply::Err(message) => return Err(HandleError::Remote(message)),
+                other => return Err(HandleError::Protocol(format!("{other:?}"))),
+            }
+        }
+    }
+}
+
+fn lead_id(engine: &Engine, prefix: &str) -> Result<LeadId> {
+    Ok(engine.resolve(prefix)?)
+}
+
+fn list_filter(query: &ListQuery) -> Result<ListFilter> {
+    Ok(ListFilter {
+        status: query.status,
+        stage: query
+            .stage
+            .as_deref()
+            .map(str::parse::<Stage>)
+            .transpose()
+            .map_err(HandleError::Other)?,
+        sequence: query.sequence.clone(),
+    })
+}
+
+impl EngineHandle {
+    /// Whether this handle talks to a running `nudge serve`.
+    pub fn is_remote(&self) -> bool {
+        matches!(self, EngineHandle::Remote(_))
+    }
+
+    /// Adds a lead; returns its id once durable.
+    pub fn add(&mut self, input: &LeadInput) -> Result<LeadId> {
+        match self {
+            EngineHandle::Local(engine) => Ok(engine.add(input)?),
+            EngineHandle::Remote(r) => r.call(&Request::Add {
+                input: input.clone(),
+            }),
+        }
+    }
+
+    /// Imports a CSV file. `path` must be absolute when remote (the owner
+    /// reads it); `label` is how the user named it.
+    pub fn import(
+        &mut self,
+        path: &Path,
+        label: &str,
+        options: &ImportOptions,
+        progress: &indicatif::ProgressBar,
+    ) -> Result<ImportReport> {
+        match self {
+            EngineHandle::Local(engine) => import_file(engine, path, label, options, progress),
+            EngineHandle::Remote(r) => r.call(&Request::Import {
+                path: path.to_path_buf(),
+                label: label.to_string(),
+                options: options.clone(),
+            }),
+        }
+    }
+
+    /// Lists leads.
+    pub fn list(&mut self, query: &ListQuery) -> Result<Vec<Lead>> {
+        match self {
+            EngineHandle::Local(engine) => {
+                Ok(engine.list(&list_filter(query)?, query.limit, query.in_doubt)?)
+            }
+            EngineHandle::Remote(r) => r.call(&Request::List {
+                query: query.clone(),
+            }),
+        }
+    }
+
+    /// One lead in full.
+    pub fn show(&mut self, id: &str) -> Result<LeadView> {
+        match self {
+            EngineHandle::Local(engine) => Ok(engine.show(lead_id(engine, id)?)?),
+            EngineHandle::Remote(r) => r.call(&Request::Show { id: id.to_string() }),
+        }
+    }
+
+    /// Marks a lead.
+    pub fn mark(&mut self, id: &str, mark: Mark, note: Option<&str>) -> Result<Lead> {
+        match self {
+            EngineHandle::Local(engine) => Ok(engine.mark(lead_id(engine, id)?, mark, note)?),
+            EngineHandle::Remote(r) => r.call(&Request::Mark {
+                id: id.to_string(),
+                mark: mark.to_string(),
+                note: note.map(str::to_string),
+            }),
+        }
+    }
+
+    /// Settles an in-doubt touch.
+    pub fn resolve(&mut self, id: &str, how: Resolution) -> Result<Lead> {
+        match self {
+            EngineHandle::Local(engine) => Ok(engine.resolve_touch(lead_id(engine, id)?, how)?),
+            EngineHandle::Remote(r) => r.call(&Request::Resolve {
+                id: id.to_string(),
+                sent: how == Resolution::Sent,
+            }),
+        }
+    }
+
+    /// Postpones a lead's next touch.
+    pub fn snooze(&mut self, id: &str, until: DateTime<Utc>) -> Result<Lead> {
+        match self {
+            EngineHandle::Local(engine) => Ok(engine.snooze(lead_id(engine, id)?, until)?),
+            EngineHandle::Remote(r) => r.call(&Request::Snooze {
+                id: id.to_string(),
+                until,
+            }),
+        }
+    }
+
+    /// Makes a lead's next touch due now.
+    pub fn send_now(&mut self, id: &str) -> Result<Lead> {
+        match self {
+            EngineHandle::Local(engine) => Ok(engine.send_now(lead_id(engine, id)?)?),
+            EngineHandle::Remote(r) => r.call(&Request::SendNow { id: id.to_string() }),
+        }
+    }
+
+    /// Erases a lead.
+    pub fn erase(&mut self, id: &str) -> Result<Lead> {
+        match self {
+            EngineHandle::Local(engine) => Ok(engine.erase(lead_id(engine, id)?)?),
+            EngineHandle::Remote(r) => r.call(&Request::Erase { id: id.to_string() }),
+        }
+    }
+
+    /// Writes every lead to `out`; returns how many.
+    pub fn export(&mut self, format: Format, out: &mut dyn Write) -> Result<u64> {
+        match self {
+            EngineHandle::Local(engine) => {
+                export(engine.store(), format, out).map_err(|e| HandleError::Other(e.to_string()))
+            }
+            EngineHandle::Remote(r) => {
+                r.send(&Request::Export { format })?;
+                loop {
+                    match r.reply()? {
+                        Reply::Line(line) => out.write_all(line.as_bytes())?,
+                        Reply::Ok(count) => {
+                            return serde_json::from_value(count)
+                                .map_err(|e| HandleError::Protocol(e.to_string()));
+                        }
+                        Reply::Err(message) => return Err(HandleError::Remote(message)),
+                        other => return Err(HandleError::Protocol(format!("{other:?}"))),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Pipeline counts.
+    pub fn status(&mut self) -> Result<StatusReport> {
+        match self {
+            EngineHandle::Local(engine) => Ok(engine.status()?),
+            EngineHandle::Remote(r) => r.call(&Request::Status),
+        }
+    }
+}
+
+fn import_file(
+    engine: &Engine,
+    path: &Path,
+    label: &str,
+    options: &ImportOptions,
+    progress: &indicatif::ProgressBar,
+) -> Result<ImportReport> {
+    let file = std::fs::File::open(path)
+        .map_err(|e| HandleError::Other(format!("cannot open {label}: {e}")))?;
+    progress.set_length(file.metadata().map(|m| m.len()).unwrap_or(0));
+    import_csv(
+        engine,
+        std::io::BufReader::new(file),
+        label,
+        options,
+        progress,
+    )
+    .map_err(|e| HandleError::Other(format!("{e:#}")))
+}
+
+/// Runs one request against the engine; the reply is a JSON value.
+fn execute(engine: &Arc<Engine>, request: Request) -> Result<serde_json::Value> {
+    let mut handle = EngineHandle::Local(engine.clone());
+    let json = |v: Result<serde_json::Value, serde_json::Error>| {
+        v.map_err(|e| HandleError::Protocol(e.to_string()))
+    };
+    match request {
+        Request::Add { input } => json(serde_json::to_value(handle.add(&input)?)),
+        Request::Import {
+            path,
+            label,
+            options,
+        } => json(serde_json::to_value(handle.import(
+            &path,
+            &label,
+            &options,
+            &indicatif::ProgressBar::hidden(),
+        )?)),
+        Request::List { query } => json(serde_json::to_value(handle.list(&query)?)),
+        Request::Show { id } => json(serde_json::to_value(handle.show(&id)?)),
+        Request::Mark { id, mark, note } => {
+            let mark: Mark = mark.parse().map_err(HandleError::Other)?;
+            json(serde_json::to_value(handle.mark(
+                &id,
+                mark,
+                note.as_deref(),
+            )?))
+        }
+        Request::Resolve { id, sent } => {
+            let how = if sent {
+                Resolution::Sent
+            } else {
+                Resolution::Resend
+            };
+            json(serde_json::to_value(handle.resolve(&id, how)?))
+        }
+        Request::Snooze { id, until } => json(serde_json::to_value(handle.snooze(&id, until)?)),
+        Request::SendNow { id } => json(serde_json::to_value(handle.send_now(&id)?)),
+        Request::Erase { id } => json(serde_json::to_value(handle.erase(&id)?)),
+        Request::Status => json(serde_json::to_value(handle.status()?)),
+        Request::Export { .. } | Request::Subscribe => Err(HandleError::Protocol(
+            "streaming requests are handled by the connection".into(),
+        )),
+    }
+}
+
+/// Binds the owner's socket, replacing a stale one left by a crashed owner.
+/// The caller holds the database lock, so no live owner can be using it.
+pub fn bind(data_dir: &Path) -> std::io::Result<tokio::net::UnixListener> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = socket_path(data_dir);
+    if path.exists() {
+        if UnixStream::connect(&path).is_ok() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::AddrInUse,
+                format!("{} is served by another process", path.display()),
+            ));
+        }
+        std::fs::remove_file(&path)?;
+    }
+    let listener = tokio::net::UnixListener::bind(&path)?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(listener)
+}
+
+/// Serves the engine on `listener` until `shutdown` turns true, then removes
+/// the socket file.
+pub async fn serve(
+    engine: Arc<Engine>,
+    listener: tokio::net::UnixListener,
+    data_dir: PathBuf,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    tokio::spawn(connection(engine.clone(), stream, shutdown.clone()));
+                }
+                Err(e) => tracing::warn!(error = %e, "socket accept failed"),
+            },
+            _ = shutdown.changed() => break,
+        }
+        if *shutdown.borrow() {
+            break;
+        }
+    }
+    let _ = std::fs::remove_file(socket_path(&data_dir));
+}
+
+async fn write_reply(
+    writer: &mut tokio::net::unix::OwnedWriteHalf,
+    reply: &Reply,
+) -> std::io::Result<()> {
+    let mut line = serde_json::to_vec(reply).map_err(std::io::Error::other)?;
+    line.push(b'\n');
+    writer.write_all(&line).await
+}
+
+/// One client: requests in, replies out, until it hangs up.
+async fn connection(
+    engine: Arc<Engine>,
+    stream: tokio::net::UnixStream,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let (reader, mut writer) = stream.into_split();
+    let mut lines = tokio::io::BufReader::new(reader).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        let request: Request = match serde_json::from_str(&line) {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = write_reply(&mut writer, &Reply::Err(format!("bad request: {e}"))).await;
+                continue;
+            }
+        };
+        let ok = match request {
+            Request::Subscribe => {
+                let mut changes = engine.subscribe();
+                loop {
+                    tokio::select! {
+                        change = changes.recv() => match change {
+                            Ok(change) => {
+                                if write_reply(&mut writer, &Reply::Change(change)).await.is_err() {
+                                    return;
+                                }
+                            }
+                            // A slow client missed some; it re-reads what it shows.
+                            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                            Err(_) => return,
+                        },
+                        _ = shutdown.changed() => return,
+                    }
+                }
+            }
+            Request::Export { format } => {
+                let engine = engine.clone();
+                let result = tokio::task::spawn_blocking(move || {
+                    let mut buf = Vec::new();
+                    export(engine.store(), format, &mut buf).map(|n| (n, buf))
+                })
+                .await;
+                match result {
+                    Ok(Ok((count, bytes))) => {
+                        let text = String::from_utf8_lossy(&bytes).into_owned();
+                        let mut ok = true;
+                        for chunk in text.split_inclusive('\n') {
+                            if write_reply(&mut writer, &Reply::Line(chunk.to_string()))
+                                .await
+                                .is_err()
+                            {
+                                ok = false;
+                                break;
+                            }
+                        }
+                        ok && write_reply(&mut writer, &Reply::Ok(serde_json::json!(count)))
+                            .await
+                            .is_ok()
+                    }
+                    Ok(Err(e)) => write_reply(&mut writer, &Reply::Err(e.to_string()))
+                        .await
+                        .is_ok(),
+                    Err(e) => write_reply(&mut writer, &Reply::Err(e.to_string()))
+                        .await
+                        .is_ok(),
+                }
+            }
+            request => {
+                let engine = engine.clone();
+                let reply =
+                    match tokio::task::spawn_blocking(move || execute(&engine, request)).await {
+                        Ok(Ok(value)) => Reply::Ok(value),
+                        Ok(Err(e)) => Reply::Err(e.to_string()),
+                        Err(e) => Reply::Err(format!("internal error: {e}")),
+                    };
+                write_reply(&mut writer, &reply).await.is_ok()
+            }
+        };
+        if !ok {
+            return;
+        }
+    }
+}
