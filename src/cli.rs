@@ -46,7 +46,8 @@ pub struct Cli {
     /// Data directory holding the database (default: the platform data dir's nudge/).
     #[arg(long, global = true, env = "NUDGE_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    /// What to do; with none, prints a summary of the pipeline.
+    /// What to do; with none, opens the TUI (or, when not on a terminal,
+    /// prints a summary of the pipeline).
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -85,6 +86,19 @@ pub enum Command {
     /// Developer tools (benchmark databases).
     #[command(subcommand)]
     Dev(DevCommand),
+    /// Open the TUI on a throwaway database with sample leads and a fast clock.
+    Demo(DemoArgs),
+}
+
+/// `nudge demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Simulated hours per real second.
+    #[arg(long, default_value_t = 1.0)]
+    pub speed: f64,
+    /// Sample leads.
+    #[arg(long, default_value_t = 40)]
+    pub leads: usize,
 }
 
 /// `nudge init`.
@@ -380,7 +394,15 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     let ctx = Context_ { paths, config };
     let mut out = std::io::stdout().lock();
     match cli.command {
+        None if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() => {
+            drop(out);
+            tui(&ctx)?
+        }
         None | Some(Command::Status) => status(&ctx, &mut out)?,
+        Some(Command::Demo(args)) => {
+            drop(out);
+            demo(&ctx, &args)?
+        }
         Some(Command::Init(args)) => init(&ctx, &args, &mut out)?,
         Some(Command::Add(args)) => add(&ctx, args, &mut out)?,
         Some(Command::Import(args)) => return import(&ctx, &args, &mut out),
@@ -1106,9 +1128,13 @@ fn worker_options(config: &Config) -> WorkerOptions {
     }
 }
 
-/// Logs to `nudge.log` in the data dir and to stderr; `NUDGE_LOG` sets the
-/// filter (default `info`). Returns the guard that flushes the file on drop.
-fn init_logging(data_dir: &Path) -> Result<tracing_appender::non_blocking::WorkerGuard> {
+/// Logs to `nudge.log` in the data dir and, unless a TUI owns the screen, to
+/// stderr; `NUDGE_LOG` sets the filter (default `info`). Returns the guard
+/// that flushes the file on drop.
+fn init_logging(
+    data_dir: &Path,
+    to_stderr: bool,
+) -> Result<tracing_appender::non_blocking::WorkerGuard> {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
     std::fs::create_dir_all(data_dir)
@@ -1119,7 +1145,7 @@ fn init_logging(data_dir: &Path) -> Result<tracing_appender::non_blocking::Worke
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::registry()
         .with(filter)
-        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        .with(to_stderr.then(|| tracing_subscriber::fmt::layer().with_writer(std::io::stderr)))
         .with(
             tracing_subscriber::fmt::layer()
                 .with_ansi(false)
@@ -1133,7 +1159,7 @@ fn init_logging(data_dir: &Path) -> Result<tracing_appender::non_blocking::Worke
 fn serve(ctx: &Context_) -> Result<()> {
     let transports = Transports::from_config(&ctx.config)?;
     let engine = Arc::new(ctx.engine()?);
-    let _log = init_logging(&ctx.paths.data_dir)?;
+    let _log = init_logging(&ctx.paths.data_dir, true)?;
     let mut lines = vec![
         format!("{}", transports.email.describe()),
         format!("{}", transports.sms.describe()),
@@ -1191,6 +1217,149 @@ fn serve(ctx: &Context_) -> Result<()> {
     })?;
     engine.store().flush()?;
     tracing::info!("stopped cleanly");
+    Ok(())
+}
+
+/// The TUI's settings from the config: keys, themes, bell, the board's sequence.
+fn tui_config(
+    ctx: &Context_,
+    catalog: &Catalog,
+    clock: Arc<dyn Clock>,
+    mode: &str,
+) -> Result<crate::tui::app::AppConfig> {
+    use crate::tui::theme::{ColorDepth, Themes};
+    let keys = crate::tui::keys::KeyMap::with_overrides(&ctx.config.keys)?;
+    let depth = ColorDepth::from_setting(
+        &ctx.config.tui.colors,
+        std::env::var("COLORTERM").ok().as_deref(),
+    );
+    let themes = Themes::load(Some(&ctx.paths.config_dir.join("themes")), depth);
+    for problem in &themes.problems {
+        tracing::warn!("theme: {problem}");
+    }
+    let sequence = catalog
+        .get("default")
+        .ok()
+        .or_else(|| catalog.iter().next().map(|(s, _)| s))
+        .cloned()
+        .context("no sequence to show on the board; check `nudge seq list`")?;
+    Ok(crate::tui::app::AppConfig {
+        filter: catalog.iter().count() > 1,
+        sequence,
+        keys,
+        themes,
+        theme: ctx.config.tui.theme.clone(),
+        clock,
+        user_zone: crate::tui::app::UserZone::Local,
+        default_tz: ctx.config.general.default_tz,
+        bell: ctx.config.tui.bell,
+        mode: mode.to_string(),
+    })
+}
+
+/// `nudge` on a terminal: attach to a running `nudge serve`, or run the
+/// engine, the worker and the socket in this process with the TUI on top.
+fn tui(ctx: &Context_) -> Result<()> {
+    use crate::tui::Subscription;
+    let data_dir = ctx.paths.data_dir.clone();
+    if let Some(remote) = RemoteEngine::connect(&data_dir) {
+        let catalog = ctx.catalog()?;
+        let config = tui_config(ctx, &catalog, Arc::new(SystemClock), "attached")?;
+        crate::tui::run_terminal(
+            EngineHandle::Remote(remote),
+            Subscription::Remote(data_dir),
+            config,
+        )?;
+        return Ok(());
+    }
+    let transports = Transports::from_config(&ctx.config)?;
+    let engine = Arc::new(ctx.engine()?);
+    let _log = init_logging(&data_dir, false)?;
+    tracing::info!(data_dir = %data_dir.display(), "nudge TUI starting with the engine in-process");
+    let config = tui_config(ctx, engine.catalog(), Arc::new(SystemClock), "local")?;
+    let worker = Arc::new(Worker::new(
+        engine.clone(),
+        transports.into(),
+        worker_options(&ctx.config),
+    ));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let listener = {
+        let _enter = runtime.enter();
+        crate::handle::bind(&data_dir).with_context(|| {
+            format!(
+                "cannot listen on {}",
+                crate::handle::socket_path(&data_dir).display()
+            )
+        })?
+    };
+    let socket = runtime.spawn(crate::handle::serve(
+        engine.clone(),
+        listener,
+        data_dir.clone(),
+        stopped.clone(),
+    ));
+    let work = runtime.spawn(worker.run(stopped));
+    let result = crate::tui::run_terminal(
+        EngineHandle::Local(engine.clone()),
+        Subscription::Local(engine.subscribe()),
+        config,
+    );
+    let _ = stop.send(true);
+    runtime.block_on(async {
+        let _ = socket.await;
+        match work.await {
+            Ok(Err(e)) => tracing::error!(error = %e, "worker stopped with an error"),
+            Err(e) => tracing::error!(error = %e, "worker task failed"),
+            Ok(Ok(())) => {}
+        }
+    });
+    engine.store().flush()?;
+    result?;
+    Ok(())
+}
+
+/// `nudge demo`: the TUI over [`crate::demo::Demo`].
+fn demo(ctx: &Context_, args: &DemoArgs) -> Result<()> {
+    use crate::tui::Subscription;
+    if !(args.speed.is_finite() && args.speed > 0.0) {
+        bail!("--speed must be a positive number of simulated hours per second");
+    }
+    let options = crate::demo::DemoOptions {
+        speed: args.speed * 3600.0,
+        leads: args.leads.clamp(1, 10_000),
+    };
+    let catalog = Catalog::load(&ctx.paths.config_dir)?;
+    let start = crate::demo::demo_start(SystemClock.now());
+    let demo = Arc::new(crate::demo::Demo::new(
+        catalog,
+        ctx.settings(),
+        start,
+        &options,
+    )?);
+    let config = tui_config(ctx, demo.engine.catalog(), demo.clock.clone(), "demo")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let driver = {
+        let demo = demo.clone();
+        runtime.spawn(async move { demo.drive(options.speed, stopped).await })
+    };
+    let result = crate::tui::run_terminal(
+        EngineHandle::Local(demo.engine.clone()),
+        Subscription::Local(demo.engine.subscribe()),
+        config,
+    );
+    let _ = stop.send(true);
+    let _ = runtime.block_on(driver);
+    result?;
     Ok(())
 }
 

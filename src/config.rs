@@ -12,7 +12,7 @@ use crate::domain::toml_pos::locate;
 /// Sections that environment variables may override. Other `NUDGE_*`
 /// variables (`NUDGE_CONFIG`, `NUDGE_DATA_DIR`) are not config keys.
 pub const SECTIONS: &[&str] = &[
-    "general", "sender", "store", "email", "sms", "call", "ai", "engine", "server",
+    "general", "sender", "store", "email", "sms", "call", "ai", "engine", "server", "tui",
 ];
 
 /// The whole configuration, defaults filled in.
@@ -46,6 +46,49 @@ pub struct Config {
     /// Links in messages (unsubscribe) and, later, the inbound server.
     #[serde(default)]
     pub server: ServerSettings,
+    /// The terminal UI: theme, colours, bell.
+    #[serde(default)]
+    pub tui: TuiSettings,
+    /// Key remaps for the TUI, e.g. `r = "replied"`; partial overrides of the defaults.
+    #[serde(default)]
+    pub keys: std::collections::BTreeMap<String, crate::tui::Action>,
+}
+
+/// `[tui]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TuiSettings {
+    /// Theme name: a built-in (`dark`, `light`, `high-contrast`) or a file in `themes/`.
+    #[serde(default = "default_theme")]
+    pub theme: String,
+    /// `auto` (true colour when `COLORTERM` says so), `truecolor` or `16`.
+    #[serde(default = "default_colors")]
+    pub colors: String,
+    /// Ring the terminal bell on a reply or booking.
+    #[serde(default = "default_bell", deserialize_with = "bool_or_string")]
+    pub bell: bool,
+}
+
+fn default_theme() -> String {
+    "dark".into()
+}
+
+fn default_colors() -> String {
+    "auto".into()
+}
+
+fn default_bell() -> bool {
+    true
+}
+
+impl Default for TuiSettings {
+    fn default() -> Self {
+        TuiSettings {
+            theme: default_theme(),
+            colors: default_colors(),
+            bell: default_bell(),
+        }
+    }
 }
 
 /// A secret from the file or the environment. Its `Debug` and `Display` never
@@ -559,6 +602,22 @@ rate_per_minute = 0
 # Base URL for links in messages (unsubscribe) and the inbound server.
 # public_url = "https://nudge.example.com"
 # link_secret = "a long random string"   # or NUDGE_SERVER_LINK_SECRET
+
+[tui]
+# dark, light, high-contrast, or the name of a file in themes/ (`t` cycles).
+theme = "dark"
+# auto (true colour when COLORTERM says so), truecolor, or 16.
+colors = "auto"
+# Ring the terminal bell when a lead replies or books.
+bell = true
+
+[keys]
+# Remap keys: KEY = "action". Keys: a character, enter, esc, tab, backtab,
+# up, down, left, right, home, end, pageup, pagedown, space, ctrl-<char>.
+# Actions: up, down, left, right, first, last, page-up, page-down, open, back,
+# replied, booked, pause-resume, hand-off, opt-out, snooze, send-now, undo,
+# next-screen, help, theme, toggle-done, quit.
+# x = "replied"
 "#;
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ use crate::domain::lead::{Lead, LeadId, LeadInput, Stage};
 use crate::domain::mark::Mark;
 use crate::domain::status::Status;
 use crate::domain::touch::Resolution;
-use crate::engine::{Change, Engine, EngineError, LeadView, StatusReport};
+use crate::engine::{BoardCard, Change, Engine, EngineError, LeadView, StatusReport};
 use crate::export::{Format, export};
 use crate::import::{ImportOptions, ImportReport, import_csv};
 use crate::store::ListFilter;
@@ -140,6 +140,22 @@ pub enum Request {
     },
     /// Pipeline counts.
     Status,
+    /// Leads per board stage.
+    StageCounts {
+        /// Only this sequence.
+        sequence: Option<String>,
+    },
+    /// One page of a board column.
+    BoardPage {
+        /// Stage names (`new`, `step-2`, `replied`…); several make one merged column.
+        stages: Vec<String>,
+        /// Only this sequence.
+        sequence: Option<String>,
+        /// Leads to skip, newest first.
+        offset: usize,
+        /// At most this many.
+        limit: usize,
+    },
     /// Stream change notifications until the client hangs up.
     Subscribe,
 }
@@ -379,6 +395,40 @@ impl EngineHandle {
         }
     }
 
+    /// Leads per board stage, optionally of one sequence.
+    pub fn stage_counts(&mut self, sequence: Option<&str>) -> Result<Vec<(Stage, usize)>> {
+        match self {
+            EngineHandle::Local(engine) => Ok(engine.stage_counts(sequence)?),
+            EngineHandle::Remote(r) => {
+                let wire: Vec<(String, usize)> = r.call(&Request::StageCounts {
+                    sequence: sequence.map(str::to_string),
+                })?;
+                wire.into_iter()
+                    .map(|(stage, n)| Ok((stage.parse().map_err(HandleError::Protocol)?, n)))
+                    .collect()
+            }
+        }
+    }
+
+    /// One page of a board column: leads in any of `stages`, newest first.
+    pub fn board_page(
+        &mut self,
+        stages: &[Stage],
+        sequence: Option<&str>,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<BoardCard>> {
+        match self {
+            EngineHandle::Local(engine) => Ok(engine.board_page(stages, sequence, offset, limit)?),
+            EngineHandle::Remote(r) => r.call(&Request::BoardPage {
+                stages: stages.iter().map(Stage::to_string).collect(),
+                sequence: sequence.map(str::to_string),
+                offset,
+                limit,
+            }),
+        }
+    }
+
     /// Pipeline counts.
     pub fn status(&mut self) -> Result<StatusReport> {
         match self {
@@ -448,6 +498,32 @@ fn execute(engine: &Arc<Engine>, request: Request) -> Result<serde_json::Value> 
         Request::SendNow { id } => json(serde_json::to_value(handle.send_now(&id)?)),
         Request::Erase { id } => json(serde_json::to_value(handle.erase(&id)?)),
         Request::Status => json(serde_json::to_value(handle.status()?)),
+        Request::StageCounts { sequence } => {
+            let counts = handle.stage_counts(sequence.as_deref())?;
+            let wire: Vec<(String, usize)> = counts
+                .into_iter()
+                .map(|(s, n)| (s.to_string(), n))
+                .collect();
+            json(serde_json::to_value(wire))
+        }
+        Request::BoardPage {
+            stages,
+            sequence,
+            offset,
+            limit,
+        } => {
+            let stages = stages
+                .iter()
+                .map(|s| s.parse::<Stage>())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(HandleError::Other)?;
+            json(serde_json::to_value(handle.board_page(
+                &stages,
+                sequence.as_deref(),
+                offset,
+                limit,
+            )?))
+        }
         Request::Export { .. } | Request::Subscribe => Err(HandleError::Protocol(
             "streaming requests are handled by the connection".into(),
         )),

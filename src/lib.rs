@@ -15,6 +15,9 @@
 //!   a running `nudge serve` owns, over its Unix socket.
 //! * [`import`] / [`export`] — CSV in, CSV/JSONL out.
 //! * [`simulate`] — a time-warped dry run of a sequence on a manual clock.
+//! * [`demo`] — `nudge demo`: sample leads on a throwaway database, a fast clock.
+//! * [`tui`] — the terminal kanban (ratatui); talks to the engine only
+//!   through the `EngineHandle`.
 //! * [`cli`] — clap commands and their output; `main.rs` only calls [`cli::main`].
 
 pub mod catalog;
@@ -22,6 +25,7 @@ pub mod channels;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod demo;
 pub mod domain;
 pub mod engine;
 pub mod export;
@@ -29,3 +33,4 @@ pub mod handle;
 pub mod import;
 pub mod simulate;
 pub mod store;
+pub mod tui;

@@ -12,7 +12,7 @@ use chrono_tz::Tz;
 use crate::catalog::{Catalog, CatalogError};
 use crate::clock::Clock;
 use crate::domain::event::{Event, EventKind};
-use crate::domain::lead::{Due, Lead, LeadError, LeadId, LeadInput, ValidLead};
+use crate::domain::lead::{Due, Lead, LeadError, LeadId, LeadInput, Stage, ValidLead};
 use crate::domain::mark::{LeadUpdate, Mark, MarkContext, MarkError, decide, reschedule};
 use crate::domain::render::{Message, RenderError, Sender, render_step};
 use crate::domain::schedule::{PlannedTouch, calendar};
@@ -106,6 +106,18 @@ pub struct LeadView {
     pub touches: Vec<Touch>,
     /// The next touch and its exact text, if one is planned.
     pub next: Option<(Due, Message)>,
+}
+
+/// A lead as a board card shows it: the record plus whether one of its
+/// touches needs a human, which the lead record alone does not say.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct BoardCard {
+    /// The record.
+    pub lead: Lead,
+    /// A touch is in doubt (`nudge resolve`).
+    pub in_doubt: bool,
+    /// A touch failed for good.
+    pub failed: bool,
 }
 
 /// What a decision inside [`Engine::update`] may look at.
@@ -405,6 +417,35 @@ impl Engine {
             leads.extend(self.store.lead(id)?);
         }
         Ok(leads)
+    }
+
+    /// Leads per board stage, optionally of one sequence (board column counts).
+    pub fn stage_counts(&self, sequence: Option<&str>) -> Result<Vec<(Stage, usize)>> {
+        Ok(self.store.stage_counts(sequence)?)
+    }
+
+    /// One page of a board column, newest first (see [`Store::stage_page`]),
+    /// each lead flagged when a touch needs a human (in doubt or failed).
+    pub fn board_page(
+        &self,
+        stages: &[Stage],
+        sequence: Option<&str>,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<BoardCard>> {
+        let leads = self.store.stage_page(stages, sequence, offset, limit)?;
+        leads
+            .into_iter()
+            .map(|lead| {
+                let touches = self.store.touches(lead.id)?;
+                let has = |state| touches.iter().any(|t| t.state == state);
+                Ok(BoardCard {
+                    in_doubt: has(TouchState::InDoubt),
+                    failed: has(TouchState::Failed),
+                    lead,
+                })
+            })
+            .collect()
     }
 
     /// Counts for `nudge status` and the board header.

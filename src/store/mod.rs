@@ -735,6 +735,100 @@ impl Store {
         Ok(n)
     }
 
+    /// Leads per board stage in one pass over the stage index, for column
+    /// counts. Without a sequence nothing is decoded; with one, each lead is
+    /// read to check its sequence (slower; only boards of several sequences need it).
+    pub fn stage_counts(&self, sequence: Option<&str>) -> Result<Vec<(Stage, usize)>> {
+        let mut counts: Vec<(Stage, usize)> = Vec::new();
+        for key in self.idx_stage.iter().keys() {
+            let key = key?;
+            let Some(end) = key.iter().position(|&b| b == 0) else {
+                continue;
+            };
+            let Ok(stage) = std::str::from_utf8(&key[..end])
+                .unwrap_or("")
+                .parse::<Stage>()
+            else {
+                continue;
+            };
+            if let Some(wanted) = sequence {
+                let lead = id_from_suffix(&key).map(|id| self.lead(id)).transpose()?;
+                if lead.flatten().is_none_or(|l| l.sequence != wanted) {
+                    continue;
+                }
+            }
+            match counts.iter_mut().find(|(s, _)| *s == stage) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((stage, 1)),
+            }
+        }
+        Ok(counts)
+    }
+
+    /// One page of a board column: leads in any of `stages`, newest first,
+    /// after skipping `offset` of them. Skipped leads are index keys only
+    /// (nothing decoded unless a sequence filter must be checked), so a
+    /// page costs its size, not the column's.
+    pub fn stage_page(
+        &self,
+        stages: &[Stage],
+        sequence: Option<&str>,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<Lead>> {
+        let mut streams: Vec<_> = stages
+            .iter()
+            .map(|s| {
+                self.idx_stage
+                    .scan_prefix(stage_prefix(*s))
+                    .keys()
+                    .rev()
+                    .filter_map(|k| match k {
+                        Ok(k) => id_from_suffix(&k).map(Ok),
+                        Err(e) => Some(Err(e)),
+                    })
+                    .peekable()
+            })
+            .collect();
+        let mut skipped = 0;
+        let mut out = Vec::new();
+        while out.len() < limit {
+            // The newest id across the stages' streams comes next.
+            let mut best: Option<(usize, LeadId)> = None;
+            for (i, stream) in streams.iter_mut().enumerate() {
+                let id = match stream.peek() {
+                    Some(Ok(id)) => *id,
+                    Some(Err(_)) => match stream.next() {
+                        Some(Err(e)) => return Err(e.into()),
+                        _ => continue,
+                    },
+                    None => continue,
+                };
+                if best.is_none_or(|(_, b)| id > b) {
+                    best = Some((i, id));
+                }
+            }
+            let Some((i, id)) = best else { break };
+            streams[i].next();
+            let lead = match sequence {
+                Some(wanted) => match self.lead(id)? {
+                    Some(lead) if lead.sequence == wanted => Some(lead),
+                    _ => continue,
+                },
+                None => None,
+            };
+            if skipped < offset {
+                skipped += 1;
+                continue;
+            }
+            match lead {
+                Some(lead) => out.push(lead),
+                None => out.extend(self.lead(id)?),
+            }
+        }
+        Ok(out)
+    }
+
     /// Every lead, oldest first, streamed (for export).
     pub fn iter_leads(&self) -> impl Iterator<Item = Result<Lead>> + '_ {
         self.leads.iter().values().map(|v| decode_in("leads", &v?))

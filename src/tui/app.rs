@@ -1,0 +1,1051 @@
+//! The TUI's state and its pure update logic.
+//!
+//! State is a handful of small structs (board, detail, toasts, activity,
+//! dialog, undo, theme), not one god object. [`update`] turns a message (a
+//! key, a loaded page, an engine change) into state changes plus
+//! [`Command`]s for the shell to run: engine requests go to a background
+//! thread, so no key press ever waits on the disk or the socket.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration as StdDuration, Instant};
+
+use chrono::{DateTime, Duration, Utc};
+use chrono_tz::Tz;
+use crossterm::event::{KeyCode, KeyEvent};
+
+use super::keys::{Action, KeyMap};
+use super::theme::{Theme, Themes};
+use crate::clock::Clock;
+use crate::domain::event::EventKind;
+use crate::domain::lead::{Lead, LeadId, Stage};
+use crate::domain::mark::Mark;
+use crate::domain::sequence::{Channel, Sequence};
+use crate::domain::status::Status;
+use crate::engine::{BoardCard, Change, LeadView};
+
+/// Columns narrower than this do not fit a card.
+pub const MIN_COLUMN_WIDTH: u16 = 20;
+/// Lines per card, including the gap under it.
+pub const CARD_HEIGHT: u16 = 4;
+/// How long `u` can take back a mark.
+pub const UNDO_WINDOW: StdDuration = StdDuration::from_secs(10);
+/// How long a toast stays up.
+pub const TOAST_TTL: StdDuration = StdDuration::from_secs(6);
+/// Activity lines kept in memory.
+const ACTIVITY_KEEP: usize = 500;
+
+/// Which screen fills the terminal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Screen {
+    /// The kanban.
+    Board,
+    /// What the worker is doing, live.
+    Activity,
+    /// One lead in full.
+    Detail,
+}
+
+/// One board column: which stages it shows, its count, the cursor and the
+/// page of cards read around what is visible.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Column {
+    /// Stages merged into this column (Done has three).
+    pub stages: Vec<Stage>,
+    /// Header text, e.g. "2 · SMS".
+    pub title: String,
+    /// Leads in the column.
+    pub count: usize,
+    /// Selected card, as an index into the whole column.
+    pub cursor: usize,
+    /// First visible card, as an index into the whole column.
+    pub scroll: usize,
+    /// Column index of `cards[0]`.
+    pub page_offset: usize,
+    /// The cards read so far (around the visible ones).
+    pub cards: Vec<BoardCard>,
+    /// Whether this is the foldable Done column.
+    pub done: bool,
+}
+
+impl Column {
+    fn new(title: impl Into<String>, stages: Vec<Stage>) -> Column {
+        Column {
+            stages,
+            title: title.into(),
+            count: 0,
+            cursor: 0,
+            scroll: 0,
+            page_offset: 0,
+            cards: Vec::new(),
+            done: false,
+        }
+    }
+
+    /// The card at a column index, if it is loaded.
+    pub fn card(&self, index: usize) -> Option<&BoardCard> {
+        index
+            .checked_sub(self.page_offset)
+            .and_then(|i| self.cards.get(i))
+    }
+
+    /// Whether every card in `scroll..scroll+rows` is loaded.
+    fn covers(&self, rows: usize) -> bool {
+        let want_end = (self.scroll + rows).min(self.count);
+        self.scroll >= self.page_offset
+            && want_end <= self.page_offset + self.cards.len()
+            && !(self.count > 0 && self.cards.is_empty())
+    }
+
+    fn clamp(&mut self, rows: usize) {
+        self.cursor = self.cursor.min(self.count.saturating_sub(1));
+        if self.cursor < self.scroll {
+            self.scroll = self.cursor;
+        }
+        if rows > 0 && self.cursor >= self.scroll + rows {
+            self.scroll = self.cursor + 1 - rows;
+        }
+        self.scroll = self.scroll.min(self.count.saturating_sub(rows.max(1)));
+    }
+}
+
+/// The kanban: columns, focus, and how much of it fits on screen.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BoardState {
+    /// The sequence whose steps make the step columns.
+    pub sequence: String,
+    /// Whether to filter by sequence (only when several exist).
+    pub filter: bool,
+    /// Columns in board order.
+    pub columns: Vec<Column>,
+    /// The focused column.
+    pub focus: usize,
+    /// The leftmost visible column.
+    pub first_visible: usize,
+    /// Whether Done shows only its counts.
+    pub done_collapsed: bool,
+    /// Columns that fit across.
+    pub visible_columns: usize,
+    /// Cards that fit down a column.
+    pub rows: usize,
+    /// Leads per stage, for the Done breakdown.
+    pub stage_counts: Vec<(Stage, usize)>,
+}
+
+/// A short title for a channel.
+fn channel_title(channel: Channel) -> &'static str {
+    match channel {
+        Channel::Email => "Email",
+        Channel::Sms => "SMS",
+        Channel::Call => "Call",
+        Channel::Task => "Task",
+    }
+}
+
+/// The stages the Done column merges.
+pub const DONE_STAGES: [Stage; 3] = [
+    Stage::Status(Status::Completed),
+    Stage::Status(Status::OptedOut),
+    Stage::Status(Status::Bounced),
+];
+
+impl BoardState {
+    /// Columns for `sequence`: New, one per step, the human stages, Done.
+    /// (Hot is not a column yet: nudge does not score engagement yet.)
+    pub fn new(sequence: &Sequence, filter: bool) -> BoardState {
+        let mut columns = vec![Column::new("New", vec![Stage::New])];
+        for (i, step) in sequence.steps.iter().enumerate() {
+            columns.push(Column::new(
+                format!("{} · {}", i + 1, channel_title(step.channel)),
+                vec![Stage::Step(i as u32 + 1)],
+            ));
+        }
+        for (title, status) in [
+            ("Replied", Status::Replied),
+            ("Booked", Status::Booked),
+            ("Handed off", Status::HandedOff),
+            ("Paused", Status::Paused),
+        ] {
+            columns.push(Column::new(title, vec![Stage::Status(status)]));
+        }
+        let mut done = Column::new("Done", DONE_STAGES.to_vec());
+        done.done = true;
+        columns.push(done);
+        BoardState {
+            sequence: sequence.name.clone(),
+            filter,
+            columns,
+            focus: 0,
+            first_visible: 0,
+            done_collapsed: true,
+            visible_columns: 4,
+            rows: 5,
+            stage_counts: Vec::new(),
+        }
+    }
+
+    /// Fits the board to a terminal of `width` × `height`.
+    pub fn resize(&mut self, width: u16, height: u16) {
+        self.visible_columns = usize::from((width / MIN_COLUMN_WIDTH).max(1));
+        // Title and footer lines, then two header lines per column.
+        self.rows = usize::from(height.saturating_sub(4) / CARD_HEIGHT).max(1);
+        self.follow_focus();
+        let rows = self.rows;
+        for column in &mut self.columns {
+            column.clamp(rows);
+        }
+    }
+
+    fn follow_focus(&mut self) {
+        if self.focus < self.first_visible {
+            self.first_visible = self.focus;
+        }
+        if self.focus >= self.first_visible + self.visible_columns {
+            self.first_visible = self.focus + 1 - self.visible_columns;
+        }
+        let max_first = self.columns.len().saturating_sub(self.visible_columns);
+        self.first_visible = self.first_visible.min(max_first);
+    }
+
+    /// Indexes of the columns on screen.
+    pub fn visible(&self) -> std::ops::Range<usize> {
+        let end = (self.first_visible + self.visible_columns).min(self.columns.len());
+        self.first_visible..end
+    }
+
+    /// Whether a column shows cards (a folded Done shows only counts).
+    pub fn shows_cards(&self, index: usize) -> bool {
+        self.columns
+            .get(index)
+            .is_some_and(|c| !(c.done && self.done_collapsed))
+    }
+
+    /// The selected card, if it is loaded.
+    pub fn selected(&self) -> Option<&BoardCard> {
+        if !self.shows_cards(self.focus) {
+            return None;
+        }
+        let column = self.columns.get(self.focus)?;
+        column.card(column.cursor)
+    }
+
+    fn sequence_filter(&self) -> Option<String> {
+        self.filter.then(|| self.sequence.clone())
+    }
+
+    /// Requests for every visible column whose visible cards are not loaded.
+    fn missing_pages(&self, force: bool) -> Vec<IoRequest> {
+        let mut out = Vec::new();
+        for i in self.visible() {
+            let column = &self.columns[i];
+            if !self.shows_cards(i) || (!force && column.covers(self.rows)) {
+                continue;
+            }
+            out.push(self.page_request(column));
+        }
+        out
+    }
+
+    fn page_request(&self, column: &Column) -> IoRequest {
+        // A screenful above and below, so short moves need no read.
+        let offset = column.scroll.saturating_sub(self.rows);
+        IoRequest::Page {
+            stages: column.stages.clone(),
+            sequence: self.sequence_filter(),
+            offset,
+            limit: self.rows * 3,
+        }
+    }
+
+    /// Everything the screen shows, re-read (after a change).
+    fn refresh(&self) -> Vec<IoRequest> {
+        let mut out = vec![IoRequest::Counts {
+            sequence: self.sequence_filter(),
+        }];
+        out.extend(self.missing_pages(true));
+        out
+    }
+
+    fn apply_counts(&mut self, counts: Vec<(Stage, usize)>) {
+        for column in &mut self.columns {
+            column.count = counts
+                .iter()
+                .filter(|(s, _)| column.stages.contains(s))
+                .map(|(_, n)| n)
+                .sum();
+        }
+        self.stage_counts = counts;
+        let rows = self.rows;
+        for column in &mut self.columns {
+            column.clamp(rows);
+        }
+    }
+
+    fn apply_page(&mut self, stages: &[Stage], offset: usize, cards: Vec<BoardCard>) {
+        if let Some(column) = self.columns.iter_mut().find(|c| c.stages == stages) {
+            column.page_offset = offset;
+            column.cards = cards;
+        }
+    }
+}
+
+/// The lead detail screen.
+#[derive(Debug, Clone, Default)]
+pub struct DetailState {
+    /// The lead shown.
+    pub id: Option<LeadId>,
+    /// What was read; `None` while loading.
+    pub view: Option<Box<LeadView>>,
+    /// Lines scrolled down.
+    pub scroll: u16,
+}
+
+/// How a toast looks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ToastKind {
+    /// Good news (a reply, a booking).
+    Success,
+    /// Feedback on what you did.
+    Info,
+    /// Something failed.
+    Error,
+}
+
+/// A message that shows for a few seconds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Toast {
+    /// The text.
+    pub text: String,
+    /// Its colour.
+    pub kind: ToastKind,
+    /// When it appeared, for expiry.
+    pub at: Instant,
+}
+
+/// Recent toasts, newest last.
+#[derive(Debug, Clone, Default)]
+pub struct Toasts {
+    /// Showing now.
+    pub items: VecDeque<Toast>,
+}
+
+impl Toasts {
+    /// Shows a toast.
+    pub fn push(&mut self, kind: ToastKind, text: impl Into<String>) {
+        self.items.push_back(Toast {
+            text: text.into(),
+            kind,
+            at: Instant::now(),
+        });
+        while self.items.len() > 3 {
+            self.items.pop_front();
+        }
+    }
+
+    /// Drops expired toasts; true when one went.
+    pub fn expire(&mut self, now: Instant) -> bool {
+        let before = self.items.len();
+        self.items
+            .retain(|t| now.saturating_duration_since(t.at) < TOAST_TTL);
+        self.items.len() != before
+    }
+}
+
+/// The worker's recent activity, newest last.
+#[derive(Debug, Clone, Default)]
+pub struct ActivityLog {
+    /// (engine time, lead, text).
+    pub lines: VecDeque<(DateTime<Utc>, LeadId, String)>,
+}
+
+/// A question on top of the screen.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Dialog {
+    /// Nothing asked.
+    None,
+    /// Yes or no before a consequential request.
+    Confirm {
+        /// The question.
+        prompt: String,
+        /// What yes does.
+        then: IoRequest,
+    },
+    /// How long to snooze.
+    Snooze {
+        /// The lead.
+        id: LeadId,
+        /// Its name, for the title.
+        name: String,
+    },
+    /// Every key.
+    Help,
+}
+
+/// The snooze choices.
+pub const SNOOZE_CHOICES: [(&str, i64); 3] = [("1 day", 1), ("3 days", 3), ("1 week", 7)];
+
+/// The last mark, so `u` can take it back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UndoEntry {
+    /// The lead.
+    pub id: LeadId,
+    /// Its name, for the toast.
+    pub name: String,
+    /// The mark that reverses it.
+    pub inverse: Mark,
+    /// When the mark landed.
+    pub at: Instant,
+}
+
+/// The active theme and the others `t` cycles through.
+#[derive(Debug, Clone)]
+pub struct ThemeState {
+    /// Every theme.
+    pub themes: Themes,
+    /// The one in use.
+    pub current: Theme,
+}
+
+impl ThemeState {
+    /// Loads `name` (errors become toasts at start).
+    pub fn new(themes: Themes, name: &str, toasts: &mut Toasts) -> ThemeState {
+        for problem in &themes.problems {
+            toasts.push(ToastKind::Error, format!("theme: {problem}"));
+        }
+        let (current, problem) = themes.resolve(name);
+        if let Some(problem) = problem {
+            toasts.push(
+                ToastKind::Error,
+                format!("theme: {problem}; using {}", current.name),
+            );
+        }
+        ThemeState { themes, current }
+    }
+
+    fn cycle(&mut self) -> Option<String> {
+        let names = self.themes.names();
+        let at = names.iter().position(|n| *n == self.current.name)?;
+        let next = &names[(at + 1) % names.len()];
+        let (theme, problem) = self.themes.resolve(next);
+        self.current = theme;
+        problem.map(|p| p.to_string())
+    }
+}
+
+/// Which zone "your time" is shown in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserZone {
+    /// The machine's local zone.
+    Local,
+    /// A fixed zone (tests, or a server in UTC).
+    Named(Tz),
+}
+
+/// The whole TUI state: small parts, each owning one concern.
+pub struct App {
+    /// The kanban.
+    pub board: BoardState,
+    /// The lead detail.
+    pub detail: DetailState,
+    /// Transient messages.
+    pub toasts: Toasts,
+    /// Live worker activity.
+    pub activity: ActivityLog,
+    /// An open question.
+    pub dialog: Dialog,
+    /// What `u` would undo.
+    pub undo: Option<UndoEntry>,
+    /// Key bindings.
+    pub keys: KeyMap,
+    /// Colours.
+    pub theme: ThemeState,
+    /// Screen in front.
+    pub screen: Screen,
+    /// The engine's time (a manual clock in the demo and in tests).
+    pub clock: Arc<dyn Clock>,
+    /// Where "your time" is.
+    pub user_zone: UserZone,
+    /// Zone of leads without one.
+    pub default_tz: Tz,
+    /// Whether replies and bookings ring the bell.
+    pub bell: bool,
+    /// Shown in the title: "local", "attached", "demo".
+    pub mode: String,
+    /// Leads marked from here recently: their change notes are not news.
+    own_marks: Vec<(LeadId, Instant)>,
+    /// Set by quit; the loop ends.
+    pub quit: bool,
+}
+
+/// A request the background thread runs against the `EngineHandle`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum IoRequest {
+    /// Leads per stage.
+    Counts {
+        /// Only this sequence.
+        sequence: Option<String>,
+    },
+    /// One page of a column.
+    Page {
+        /// The column's stages.
+        stages: Vec<Stage>,
+        /// Only this sequence.
+        sequence: Option<String>,
+        /// Cards to skip.
+        offset: usize,
+        /// Cards to read.
+        limit: usize,
+    },
+    /// A lead in full.
+    Detail {
+        /// Which.
+        id: LeadId,
+    },
+    /// A changed lead, to see whether it is news (a reply, a booking).
+    Watch {
+        /// Which.
+        id: LeadId,
+    },
+    /// Mark a lead.
+    Mark {
+        /// Which.
+        id: LeadId,
+        /// Its name, for messages.
+        name: String,
+        /// The mark.
+        mark: Mark,
+        /// Its status before, to know the undo.
+        before: Status,
+        /// Whether this is an undo (which itself cannot be undone).
+        undo: bool,
+    },
+    /// Postpone the next touch.
+    Snooze {
+        /// Which.
+        id: LeadId,
+        /// Its name.
+        name: String,
+        /// Until.
+        until: DateTime<Utc>,
+    },
+    /// Make the next touch due now.
+    SendNow {
+        /// Which.
+        id: LeadId,
+        /// Its name.
+        name: String,
+    },
+}
+
+impl IoRequest {
+    /// Requests with the same key supersede each other in the queue: only
+    /// the newest page of a column, or the newest count, is worth reading.
+    pub fn supersedes(&self, other: &IoRequest) -> bool {
+        match (self, other) {
+            (IoRequest::Counts { .. }, IoRequest::Counts { .. }) => true,
+            (IoRequest::Page { stages: a, .. }, IoRequest::Page { stages: b, .. }) => a == b,
+            (IoRequest::Detail { id: a }, IoRequest::Detail { id: b }) => a == b,
+            (IoRequest::Watch { id: a }, IoRequest::Watch { id: b }) => a == b,
+            _ => false,
+        }
+    }
+}
+
+/// What the background thread answers.
+#[derive(Debug, Clone)]
+pub enum IoResult {
+    /// Leads per stage.
+    Counts(Vec<(Stage, usize)>),
+    /// A page of a column.
+    Page {
+        /// The column's stages.
+        stages: Vec<Stage>,
+        /// Index of the first card.
+        offset: usize,
+        /// The cards.
+        cards: Vec<BoardCard>,
+    },
+    /// A lead in full.
+    Detail(Box<LeadView>),
+    /// A changed lead and its events since last seen.
+    Watched {
+        /// The lead now.
+        lead: Box<Lead>,
+        /// Its new events.
+        new: Vec<EventKind>,
+    },
+    /// A mark landed.
+    Marked {
+        /// The lead after.
+        lead: Box<Lead>,
+        /// The mark.
+        mark: Mark,
+        /// Status before.
+        before: Status,
+        /// Whether it was an undo.
+        undo: bool,
+    },
+    /// Something else landed; the text says what.
+    Done(String),
+    /// A request failed; the text says why.
+    Failed(String),
+}
+
+/// What the shell must do after an update.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Run this on the background thread.
+    Io(IoRequest),
+    /// Ring the terminal bell.
+    Bell,
+}
+
+/// Input to [`update`].
+#[derive(Debug, Clone)]
+pub enum Msg {
+    /// A key press.
+    Key(KeyEvent),
+    /// The terminal's new size.
+    Resize(u16, u16),
+    /// The background thread answered.
+    Io(IoResult),
+    /// The engine changed something.
+    Changed(Change),
+    /// Change notifications were missed; re-read everything.
+    Resync,
+    /// Time passed (toasts expire, relative times move).
+    Tick,
+    /// Stop: a signal arrived or the terminal went away.
+    Quit,
+}
+
+/// Settings an [`App`] starts with.
+pub struct AppConfig {
+    /// The board's sequence.
+    pub sequence: Sequence,
+    /// Whether to filter by it (several sequences exist).
+    pub filter: bool,
+    /// Key bindings.
+    pub keys: KeyMap,
+    /// Themes, and the one to start with.
+    pub themes: Themes,
+    /// Starting theme.
+    pub theme: String,
+    /// The engine's clock.
+    pub clock: Arc<dyn Clock>,
+    /// "Your" zone.
+    pub user_zone: UserZone,
+    /// Zone of leads without one.
+    pub default_tz: Tz,
+    /// Ring the bell on news.
+    pub bell: bool,
+    /// "local", "attached" or "demo".
+    pub mode: String,
+}
+
+impl App {
+    /// A new app; returns the requests that fill the first screen.
+    pub fn new(config: AppConfig, width: u16, height: u16) -> (App, Vec<Command>) {
+        let mut toasts = Toasts::default();
+        let theme = ThemeState::new(config.themes, &config.theme, &mut toasts);
+        let mut board = BoardState::new(&config.sequence, config.filter);
+        board.resize(width, height);
+        let app = App {
+            board,
+            detail: DetailState::default(),
+            toasts,
+            activity: ActivityLog::default(),
+            dialog: Dialog::None,
+            undo: None,
+            keys: config.keys,
+            theme,
+            screen: Screen::Board,
+            clock: config.clock,
+            user_zone: config.user_zone,
+            default_tz: config.default_tz,
+            bell: config.bell,
+            mode: config.mode,
+            own_marks: Vec::new(),
+            quit: false,
+        };
+        let first = app.board.refresh().into_iter().map(Command::Io).collect();
+        (app, first)
+    }
+
+    /// The engine's now.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    fn selected_lead(&self) -> Option<&Lead> {
+        match self.screen {
+            Screen::Detail => self.detail.view.as_ref().map(|v| &v.lead),
+            _ => self.board.selected().map(|c| &c.lead),
+        }
+    }
+}
+
+fn io(requests: Vec<IoRequest>) -> Vec<Command> {
+    requests.into_iter().map(Command::Io).collect()
+}
+
+/// The pure heart of the TUI: applies one message, returns what to run.
+pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
+    match msg {
+        Msg::Key(key) => key_pressed(app, &key),
+        Msg::Resize(width, height) => {
+            app.board.resize(width, height);
+            io(app.board.missing_pages(false))
+        }
+        Msg::Io(result) => loaded(app, result),
+        Msg::Changed(Change::Lead(id)) => {
+            let mut out = app.board.refresh();
+            out.push(IoRequest::Watch { id });
+            if app.screen == Screen::Detail && app.detail.id == Some(id) {
+                out.push(IoRequest::Detail { id });
+            }
+            io(out)
+        }
+        Msg::Changed(Change::Activity { lead, text }) => {
+            let now = app.now();
+            app.activity.lines.push_back((now, lead, text));
+            while app.activity.lines.len() > ACTIVITY_KEEP {
+                app.activity.lines.pop_front();
+            }
+            Vec::new()
+        }
+        Msg::Resync => io(app.board.refresh()),
+        Msg::Tick => {
+            app.toasts.expire(Instant::now());
+            Vec::new()
+        }
+        Msg::Quit => {
+            app.quit = true;
+            Vec::new()
+        }
+    }
+}
+
+fn key_pressed(app: &mut App, key: &KeyEvent) -> Vec<Command> {
+    match std::mem::replace(&mut app.dialog, Dialog::None) {
+        Dialog::None => {}
+        Dialog::Confirm { prompt, then } => {
+            return match key.code {
+                KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Enter => {
+                    vec![Command::Io(then)]
+                }
+                KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc | KeyCode::Char('q') => {
+                    Vec::new()
+                }
+                _ => {
+                    app.dialog = Dialog::Confirm { prompt, then };
+                    Vec::new()
+                }
+            };
+        }
+        Dialog::Snooze { id, name } => {
+            let choice = match key.code {
+                KeyCode::Char(c @ '1'..='3') => Some(usize::from(c as u8 - b'1')),
+                KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('n') => return Vec::new(),
+                _ => None,
+            };
+            return match choice {
+                Some(i) => {
+                    let until = app.now() + Duration::days(SNOOZE_CHOICES[i].1);
+                    vec![Command::Io(IoRequest::Snooze { id, name, until })]
+                }
+                None => {
+                    app.dialog = Dialog::Snooze { id, name };
+                    Vec::new()
+                }
+            };
+        }
+        Dialog::Help => {
+            // Any key closes help; the quit key also quits.
+            if app.keys.action(key) == Some(Action::Quit) {
+                app.quit = true;
+            }
+            return Vec::new();
+        }
+    }
+    match app.keys.action(key) {
+        Some(action) => act(app, action),
+        None => Vec::new(),
+    }
+}
+
+/// Applies one action; public so tests and remaps can drive it directly.
+pub fn act(app: &mut App, action: Action) -> Vec<Command> {
+    match action {
+        Action::Quit => {
+            app.quit = true;
+            Vec::new()
+        }
+        Action::Help => {
+            app.dialog = Dialog::Help;
+            Vec::new()
+        }
+        Action::Theme => {
+            if let Some(problem) = app.theme.cycle() {
+                app.toasts
+                    .push(ToastKind::Error, format!("theme: {problem}"));
+            } else {
+                let name = app.theme.current.name.clone();
+                app.toasts.push(ToastKind::Info, format!("theme: {name}"));
+            }
+            Vec::new()
+        }
+        Action::NextScreen => {
+            app.screen = match app.screen {
+                Screen::Board => Screen::Activity,
+                Screen::Activity | Screen::Detail => Screen::Board,
+            };
+            Vec::new()
+        }
+        Action::Back => {
+            app.screen = Screen::Board;
+            Vec::new()
+        }
+        Action::Undo => undo(app),
+        Action::Up
+        | Action::Down
+        | Action::Left
+        | Action::Right
+        | Action::First
+        | Action::Last
+        | Action::PageUp
+        | Action::PageDown
+        | Action::ToggleDone
+        | Action::Open => navigate(app, action),
+        Action::Replied
+        | Action::Booked
+        | Action::PauseResume
+        | Action::HandOff
+        | Action::OptOut
+        | Action::Snooze
+        | Action::SendNow => lead_action(app, action),
+    }
+}
+
+fn navigate(app: &mut App, action: Action) -> Vec<Command> {
+    if app.screen == Screen::Detail {
+        match action {
+            Action::Up => app.detail.scroll = app.detail.scroll.saturating_sub(1),
+            Action::Down => app.detail.scroll = app.detail.scroll.saturating_add(1),
+            Action::PageUp => app.detail.scroll = app.detail.scroll.saturating_sub(10),
+            Action::PageDown => app.detail.scroll = app.detail.scroll.saturating_add(10),
+            Action::First => app.detail.scroll = 0,
+            _ => {}
+        }
+        return Vec::new();
+    }
+    if app.screen != Screen::Board {
+        return Vec::new();
+    }
+    let board = &mut app.board;
+    let rows = board.rows;
+    let columns = board.columns.len();
+    match action {
+        Action::Left => board.focus = board.focus.saturating_sub(1),
+        Action::Right => board.focus = (board.focus + 1).min(columns.saturating_sub(1)),
+        Action::ToggleDone => board.done_collapsed = !board.done_collapsed,
+        Action::Open => {
+            let Some(card) = board.selected() else {
+                return Vec::new();
+            };
+            let id = card.lead.id;
+            app.detail = DetailState {
+                id: Some(id),
+                view: None,
+                scroll: 0,
+            };
+            app.screen = Screen::Detail;
+            return vec![Command::Io(IoRequest::Detail { id })];
+        }
+        _ => {
+            if let Some(column) = board.columns.get_mut(board.focus) {
+                let last = column.count.saturating_sub(1);
+                column.cursor = match action {
+                    Action::Up => column.cursor.saturating_sub(1),
+                    Action::Down => (column.cursor + 1).min(last),
+                    Action::First => 0,
+                    Action::Last => last,
+                    Action::PageUp => column.cursor.saturating_sub(rows),
+                    Action::PageDown => (column.cursor + rows).min(last),
+                    _ => column.cursor,
+                };
+                column.clamp(rows);
+            }
+        }
+    }
+    board.follow_focus();
+    io(board.missing_pages(false))
+}
+
+fn lead_action(app: &mut App, action: Action) -> Vec<Command> {
+    let Some(lead) = app.selected_lead() else {
+        return Vec::new();
+    };
+    let (id, name, status) = (lead.id, lead.name.clone(), lead.status);
+    let mark = |mark| {
+        vec![Command::Io(IoRequest::Mark {
+            id,
+            name: name.clone(),
+            mark,
+            before: status,
+            undo: false,
+        })]
+    };
+    match action {
+        Action::Replied => mark(Mark::Replied),
+        Action::Booked => mark(Mark::Booked),
+        Action::HandOff => mark(Mark::HandedOff),
+        Action::PauseResume => mark(if status == Status::Paused {
+            Mark::Resumed
+        } else {
+            Mark::Paused
+        }),
+        Action::OptOut => {
+            app.dialog = Dialog::Confirm {
+                prompt: format!("Opt out {name}? They will never be contacted again."),
+                then: IoRequest::Mark {
+                    id,
+                    name: name.clone(),
+                    mark: Mark::OptedOut,
+                    before: status,
+                    undo: false,
+                },
+            };
+            Vec::new()
+        }
+        Action::Snooze => {
+            app.dialog = Dialog::Snooze { id, name };
+            Vec::new()
+        }
+        Action::SendNow => {
+            app.dialog = Dialog::Confirm {
+                prompt: format!("Send {name}'s next touch now?"),
+                then: IoRequest::SendNow { id, name },
+            };
+            Vec::new()
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// The mark that takes `mark` back, when the status machine allows one.
+pub fn inverse(mark: Mark, before: Status) -> Option<Mark> {
+    match (mark, before) {
+        (Mark::Replied | Mark::Booked | Mark::Paused, Status::Active) => Some(Mark::Resumed),
+        (Mark::Resumed, Status::Paused) => Some(Mark::Paused),
+        _ => None,
+    }
+}
+
+fn undo(app: &mut App) -> Vec<Command> {
+    let Some(entry) = app.undo.take() else {
+        app.toasts.push(ToastKind::Info, "nothing to undo");
+        return Vec::new();
+    };
+    if entry.at.elapsed() > UNDO_WINDOW {
+        app.toasts
+            .push(ToastKind::Info, "too late to undo (10 s have passed)");
+        return Vec::new();
+    }
+    vec![Command::Io(IoRequest::Mark {
+        id: entry.id,
+        name: entry.name,
+        mark: entry.inverse,
+        before: Status::Active,
+        undo: true,
+    })]
+}
+
+fn loaded(app: &mut App, result: IoResult) -> Vec<Command> {
+    match result {
+        IoResult::Counts(counts) => {
+            app.board.apply_counts(counts);
+            io(app.board.missing_pages(false))
+        }
+        IoResult::Page {
+            stages,
+            offset,
+            cards,
+        } => {
+            app.board.apply_page(&stages, offset, cards);
+            Vec::new()
+        }
+        IoResult::Detail(view) => {
+            if app.detail.id == Some(view.lead.id) {
+                app.detail.view = Some(view);
+            }
+            Vec::new()
+        }
+        IoResult::Watched { lead, new } => {
+            app.own_marks
+                .retain(|(_, at)| at.elapsed() < StdDuration::from_secs(5));
+            if app.own_marks.iter().any(|(id, _)| *id == lead.id) {
+                return Vec::new();
+            }
+            let news = new.iter().find_map(|e| match e {
+                EventKind::Replied => Some("replied"),
+                EventKind::Booked => Some("booked a meeting"),
+                _ => None,
+            });
+            match news {
+                Some(what) => {
+                    app.toasts
+                        .push(ToastKind::Success, format!("{} {what}", lead.name));
+                    if app.bell {
+                        vec![Command::Bell]
+                    } else {
+                        Vec::new()
+                    }
+                }
+                None => Vec::new(),
+            }
+        }
+        IoResult::Marked {
+            lead,
+            mark,
+            before,
+            undo,
+        } => {
+            app.own_marks.push((lead.id, Instant::now()));
+            let verb = if undo { "undone:" } else { "marked" };
+            let hint = match (undo, inverse(mark, before)) {
+                (false, Some(inv)) => {
+                    app.undo = Some(UndoEntry {
+                        id: lead.id,
+                        name: lead.name.clone(),
+                        inverse: inv,
+                        at: Instant::now(),
+                    });
+                    app.keys
+                        .key_for(Action::Undo)
+                        .map(|k| format!(" ({k} to undo)"))
+                        .unwrap_or_default()
+                }
+                _ => {
+                    app.undo = None;
+                    String::new()
+                }
+            };
+            app.toasts.push(
+                ToastKind::Info,
+                format!("{} {verb} {}{hint}", lead.name, lead.status),
+            );
+            Vec::new()
+        }
+        IoResult::Done(text) => {
+            if !text.is_empty() {
+                app.toasts.push(ToastKind::Info, text);
+            }
+            Vec::new()
+        }
+        IoResult::Failed(text) => {
+            app.toasts.push(ToastKind::Error, text);
+            Vec::new()
+        }
+    }
+}

@@ -1,0 +1,738 @@
+//! Rendering. [`render`] takes one [`ViewContext`] holding everything a
+//! frame needs and hands ratatui only what is visible: the cards of the
+//! columns on screen, never a whole column.
+
+use chrono::{DateTime, Duration, Utc};
+use chrono_tz::Tz;
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+
+use super::app::{
+    ActivityLog, App, BoardState, CARD_HEIGHT, Column, DONE_STAGES, DetailState, Dialog,
+    SNOOZE_CHOICES, Screen, ToastKind, Toasts, UserZone,
+};
+use super::keys::{Action, KeyMap};
+use super::theme::Theme;
+use crate::cli::relative;
+use crate::domain::event::EventKind;
+use crate::domain::lead::Lead;
+use crate::engine::BoardCard;
+
+/// The smallest terminal the layout supports.
+pub const MIN_SIZE: (u16, u16) = (80, 24);
+
+/// Everything one frame needs, borrowed.
+pub struct ViewContext<'a> {
+    /// The kanban.
+    pub board: &'a BoardState,
+    /// The detail screen.
+    pub detail: &'a DetailState,
+    /// Toasts.
+    pub toasts: &'a Toasts,
+    /// Activity stream.
+    pub activity: &'a ActivityLog,
+    /// An open dialog.
+    pub dialog: &'a Dialog,
+    /// Colours.
+    pub theme: &'a Theme,
+    /// Keys, for hints and help.
+    pub keys: &'a KeyMap,
+    /// Screen in front.
+    pub screen: Screen,
+    /// Engine time.
+    pub now: DateTime<Utc>,
+    /// "Your" zone.
+    pub user_zone: UserZone,
+    /// Zone of leads without one.
+    pub default_tz: Tz,
+    /// "local", "attached", "demo".
+    pub mode: &'a str,
+}
+
+impl<'a> ViewContext<'a> {
+    /// The context for `app` at its clock's now.
+    pub fn of(app: &'a App) -> ViewContext<'a> {
+        ViewContext {
+            board: &app.board,
+            detail: &app.detail,
+            toasts: &app.toasts,
+            activity: &app.activity,
+            dialog: &app.dialog,
+            theme: &app.theme.current,
+            keys: &app.keys,
+            screen: app.screen,
+            now: app.now(),
+            user_zone: app.user_zone,
+            default_tz: app.default_tz,
+            mode: &app.mode,
+        }
+    }
+}
+
+/// Draws one frame.
+pub fn render(frame: &mut Frame, ctx: &ViewContext) {
+    let area = frame.area();
+    let t = ctx.theme;
+    let base = Style::default().fg(t.text).bg(t.background);
+    frame.render_widget(Block::default().style(base), area);
+    if area.width < MIN_SIZE.0 || area.height < MIN_SIZE.1 {
+        let text = format!(
+            "terminal too small: {}×{} (nudge needs {}×{})",
+            area.width, area.height, MIN_SIZE.0, MIN_SIZE.1
+        );
+        frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }), area);
+        return;
+    }
+    let [title, body, footer] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    render_title(frame, title, ctx);
+    match ctx.screen {
+        Screen::Board => render_board(frame, body, ctx),
+        Screen::Activity => render_activity(frame, body, ctx),
+        Screen::Detail => render_detail(frame, body, ctx),
+    }
+    render_footer(frame, footer, ctx);
+    render_toasts(frame, body, ctx);
+    render_dialog(frame, area, ctx);
+}
+
+fn render_title(frame: &mut Frame, area: Rect, ctx: &ViewContext) {
+    let t = ctx.theme;
+    let total: usize = ctx.board.columns.iter().map(|c| c.count).sum();
+    let screen = match ctx.screen {
+        Screen::Board => "board",
+        Screen::Activity => "activity",
+        Screen::Detail => "lead",
+    };
+    let left = Line::from(vec![
+        Span::styled(" nudge ", Style::default().fg(t.background).bg(t.accent)),
+        Span::styled(
+            format!(
+                " {screen} · {} · {total} leads · {}",
+                ctx.board.sequence, ctx.mode
+            ),
+            Style::default().fg(t.text),
+        ),
+    ]);
+    let right = format!("{} ", format_user(ctx.now, ctx.user_zone, "%a %H:%M %Z"));
+    frame.render_widget(Paragraph::new(left), area);
+    frame.render_widget(
+        Paragraph::new(right)
+            .style(Style::default().fg(t.muted))
+            .right_aligned(),
+        area,
+    );
+}
+
+fn render_footer(frame: &mut Frame, area: Rect, ctx: &ViewContext) {
+    let t = ctx.theme;
+    let hint = |action: Action, label: &str| -> Vec<Span<'static>> {
+        match ctx.keys.key_for(action) {
+            Some(key) => vec![
+                Span::styled(format!(" {key}"), Style::default().fg(t.accent)),
+                Span::styled(format!(" {label} "), Style::default().fg(t.muted)),
+            ],
+            None => Vec::new(),
+        }
+    };
+    let hints: &[(Action, &str)] = match ctx.screen {
+        Screen::Board => &[
+            (Action::Open, "open"),
+            (Action::Replied, "replied"),
+            (Action::Booked, "booked"),
+            (Action::PauseResume, "pause"),
+            (Action::Snooze, "snooze"),
+            (Action::NextScreen, "screen"),
+            (Action::Help, "help"),
+            (Action::Quit, "quit"),
+        ],
+        Screen::Detail => &[
+            (Action::Back, "back"),
+            (Action::Replied, "replied"),
+            (Action::Booked, "booked"),
+            (Action::SendNow, "send now"),
+            (Action::Help, "help"),
+            (Action::Quit, "quit"),
+        ],
+        Screen::Activity => &[
+            (Action::NextScreen, "board"),
+            (Action::Help, "help"),
+            (Action::Quit, "quit"),
+        ],
+    };
+    let spans: Vec<Span> = hints.iter().flat_map(|(a, l)| hint(*a, l)).collect();
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn render_board(frame: &mut Frame, area: Rect, ctx: &ViewContext) {
+    let board = ctx.board;
+    let visible = board.visible();
+    let n = visible.len().max(1) as u32;
+    let constraints = vec![Constraint::Ratio(1, n); visible.len()];
+    let areas = Layout::horizontal(constraints).split(area);
+    for (slot, index) in visible.clone().enumerate() {
+        render_column(frame, areas[slot], ctx, index);
+    }
+    // Arrows when columns are off screen.
+    let t = ctx.theme;
+    let style = Style::default().fg(t.accent);
+    if visible.start > 0 {
+        frame.render_widget(
+            Paragraph::new(format!("◀{}", visible.start)).style(style),
+            Rect {
+                width: 4,
+                height: 1,
+                ..area
+            },
+        );
+    }
+    let after = board.columns.len() - visible.end;
+    if after > 0 {
+        frame.render_widget(
+            Paragraph::new(format!("{after}▶"))
+                .style(style)
+                .right_aligned(),
+            Rect {
+                x: area.right().saturating_sub(4),
+                width: 4,
+                height: 1,
+                ..area
+            },
+        );
+    }
+}
+
+fn render_column(frame: &mut Frame, area: Rect, ctx: &ViewContext, index: usize) {
+    let t = ctx.theme;
+    let board = ctx.board;
+    let column = &board.columns[index];
+    let focused = index == board.focus;
+    let inner = Rect {
+        x: area.x + 1,
+        width: area.width.saturating_sub(2),
+        ..area
+    };
+    let mut header_style = Style::default()
+        .fg(t.column_header)
+        .add_modifier(Modifier::BOLD);
+    if focused {
+        header_style = header_style.add_modifier(Modifier::UNDERLINED);
+    }
+    let fold = if column.done {
+        if board.done_collapsed { " ▸" } else { " ▾" }
+    } else {
+        ""
+    };
+    let header = Line::from(vec![
+        Span::styled(column.title.clone(), header_style),
+        Span::styled(
+            format!(" {}{fold}", column.count),
+            Style::default().fg(t.muted),
+        ),
+    ]);
+    frame.render_widget(
+        Paragraph::new(header).centered(),
+        Rect { height: 1, ..inner },
+    );
+    let rule = "─".repeat(usize::from(inner.width));
+    frame.render_widget(
+        Paragraph::new(rule).style(Style::default().fg(if focused { t.accent } else { t.muted })),
+        Rect {
+            y: inner.y + 1,
+            height: 1,
+            ..inner
+        },
+    );
+    let cards_area = Rect {
+        y: inner.y + 2,
+        height: inner.height.saturating_sub(2),
+        ..inner
+    };
+    if !board.shows_cards(index) {
+        render_done_summary(frame, cards_area, ctx);
+        return;
+    }
+    if column.count == 0 {
+        frame.render_widget(
+            Paragraph::new("—")
+                .centered()
+                .style(Style::default().fg(t.muted)),
+            Rect {
+                height: 1,
+                ..cards_area
+            },
+        );
+        return;
+    }
+    let end = (column.scroll + board.rows).min(column.count);
+    for (slot, at) in (column.scroll..end).enumerate() {
+        let y = cards_area.y + slot as u16 * CARD_HEIGHT;
+        if y + CARD_HEIGHT - 1 > cards_area.bottom() {
+            break;
+        }
+        let card_area = Rect {
+            y,
+            height: CARD_HEIGHT - 1,
+            ..cards_area
+        };
+        let selected = focused && at == column.cursor;
+        render_card(frame, card_area, ctx, column, at, selected);
+    }
+    if end < column.count {
+        let more = format!("↓ {} more", column.count - end);
+        frame.render_widget(
+            Paragraph::new(more)
+                .right_aligned()
+                .style(Style::default().fg(t.muted)),
+            Rect {
+                y: cards_area.bottom().saturating_sub(1),
+                height: 1,
+                ..cards_area
+            },
+        );
+    }
+}
+
+fn render_done_summary(frame: &mut Frame, area: Rect, ctx: &ViewContext) {
+    let t = ctx.theme;
+    let lines: Vec<Line> = DONE_STAGES
+        .iter()
+        .map(|stage| {
+            let n = ctx
+                .board
+                .stage_counts
+                .iter()
+                .find(|(s, _)| s == stage)
+                .map_or(0, |(_, n)| *n);
+            Line::from(vec![
+                Span::styled(format!("{stage:<10}"), Style::default().fg(t.muted)),
+                Span::styled(format!("{n:>6}"), Style::default().fg(t.text)),
+            ])
+        })
+        .chain(std::iter::once(Line::from(Span::styled(
+            match ctx.keys.key_for(Action::ToggleDone) {
+                Some(k) => format!("{k} to unfold"),
+                None => String::new(),
+            },
+            Style::default().fg(t.muted),
+        ))))
+        .collect();
+    frame.render_widget(Paragraph::new(lines), area);
+}
+
+fn render_card(
+    frame: &mut Frame,
+    area: Rect,
+    ctx: &ViewContext,
+    column: &Column,
+    at: usize,
+    selected: bool,
+) {
+    let t = ctx.theme;
+    let bg = if selected { t.selected } else { t.card };
+    let block = Block::default().style(Style::default().bg(bg));
+    frame.render_widget(block, area);
+    let Some(BoardCard {
+        lead,
+        in_doubt,
+        failed,
+    }) = column.card(at)
+    else {
+        frame.render_widget(
+            Paragraph::new("…").style(Style::default().fg(t.muted).bg(bg)),
+            area,
+        );
+        return;
+    };
+    let mut name = vec![];
+    if *failed {
+        name.push(Span::styled("✗ ", Style::default().fg(t.error)));
+    }
+    if *in_doubt {
+        name.push(Span::styled("? ", Style::default().fg(t.error)));
+    }
+    name.push(Span::styled(
+        lead.name.clone(),
+        Style::default().fg(t.text).add_modifier(Modifier::BOLD),
+    ));
+    let company = Span::styled(
+        lead.company.clone().unwrap_or_default(),
+        Style::default().fg(t.muted),
+    );
+    let lines = vec![
+        Line::from(name),
+        Line::from(company),
+        next_line(lead, ctx.now, t),
+    ];
+    frame.render_widget(Paragraph::new(lines).style(Style::default().bg(bg)), area);
+}
+
+/// "email · in 3h", coloured by urgency; a stopped lead shows its status.
+fn next_line(lead: &Lead, now: DateTime<Utc>, t: &Theme) -> Line<'static> {
+    match &lead.next {
+        Some(next) if next.awaiting_human => Line::from(Span::styled(
+            format!("{} · your turn", next.channel),
+            Style::default().fg(t.due_soon),
+        )),
+        Some(next) => {
+            let colour = if next.at <= now {
+                t.overdue
+            } else if next.at - now < Duration::hours(1) {
+                t.due_soon
+            } else {
+                t.muted
+            };
+            Line::from(Span::styled(
+                format!("{} · {}", next.channel, relative(next.at, now)),
+                Style::default().fg(colour),
+            ))
+        }
+        None => Line::from(Span::styled(
+            format!("{} · {}", lead.status, ago(lead.updated_at, now)),
+            Style::default().fg(t.muted),
+        )),
+    }
+}
+
+/// "3h ago", for a past instant.
+fn ago(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    match relative(at, now).strip_prefix("overdue ") {
+        Some(span) => format!("{span} ago"),
+        None => "just now".to_string(),
+    }
+}
+
+fn format_user(at: DateTime<Utc>, zone: UserZone, format: &str) -> String {
+    match zone {
+        UserZone::Local => at.with_timezone(&chrono::Local).format(format).to_string(),
+        UserZone::Named(tz) => at.with_timezone(&tz).format(format).to_string(),
+    }
+}
+
+fn render_detail(frame: &mut Frame, area: Rect, ctx: &ViewContext) {
+    let t = ctx.theme;
+    let block = Block::default()
+        .borders(Borders::TOP)
+        .border_style(Style::default().fg(t.muted));
+    let Some(view) = &ctx.detail.view else {
+        frame.render_widget(
+            Paragraph::new("loading…")
+                .block(block)
+                .style(Style::default().fg(t.muted)),
+            area,
+        );
+        return;
+    };
+    let lead = &view.lead;
+    let tz = lead.tz.unwrap_or(ctx.default_tz);
+    let key = Style::default().fg(t.muted);
+    let val = Style::default().fg(t.text);
+    let head = Style::default()
+        .fg(t.column_header)
+        .add_modifier(Modifier::BOLD);
+    let row = |k: &str, v: String| {
+        Line::from(vec![
+            Span::styled(format!("{k:<10} "), key),
+            Span::styled(v, val),
+        ])
+    };
+    let mut lines = vec![
+        Line::from(vec![
+            Span::styled(lead.name.clone(), head),
+            Span::styled(format!("  {}", lead.id), key),
+        ]),
+        row("email", lead.email.clone().unwrap_or_else(|| "-".into())),
+        row("phone", lead.phone.clone().unwrap_or_else(|| "-".into())),
+        row(
+            "company",
+            lead.company.clone().unwrap_or_else(|| "-".into()),
+        ),
+        row(
+            "time zone",
+            match lead.tz {
+                Some(z) => z.name().to_string(),
+                None => format!("{} (default)", tz.name()),
+            },
+        ),
+        row("source", lead.source.clone()),
+        row(
+            "status",
+            format!(
+                "{} · stage {} · sequence {}",
+                lead.status,
+                lead.stage(),
+                lead.sequence
+            ),
+        ),
+    ];
+    let consent = |c: &Option<crate::domain::lead::ConsentGrant>| match c {
+        Some(g) => format!("{} ({})", g.how, g.at.format("%Y-%m-%d")),
+        None => "not recorded".into(),
+    };
+    lines.push(row(
+        "consent",
+        format!(
+            "email: {}; sms: {}",
+            consent(&lead.consent.email),
+            consent(&lead.consent.sms)
+        ),
+    ));
+    lines.push(Line::default());
+    lines.push(Line::from(Span::styled("Next touch", head)));
+    match &view.next {
+        Some((due, message)) => {
+            let waiting = if due.awaiting_human {
+                " · waiting for you"
+            } else {
+                ""
+            };
+            lines.push(Line::from(vec![
+                Span::styled(
+                    format!(
+                        "#{} {} · {}{waiting}",
+                        due.step + 1,
+                        due.step_id,
+                        due.channel
+                    ),
+                    val,
+                ),
+                Span::styled(format!("  {}", relative(due.at, ctx.now)), key),
+            ]));
+            lines.push(row(
+                "lead time",
+                format!(
+                    "{} {}",
+                    due.at.with_timezone(&tz).format("%a %Y-%m-%d %H:%M"),
+                    tz.name()
+                ),
+            ));
+            lines.push(row(
+                "your time",
+                format_user(due.at, ctx.user_zone, "%a %Y-%m-%d %H:%M %Z"),
+            ));
+            if let Some(subject) = &message.subject {
+                lines.push(row("subject", subject.clone()));
+            }
+            for line in message.body.lines() {
+                lines.push(Line::from(Span::styled(format!("  │ {line}"), val)));
+            }
+        }
+        None => lines.push(Line::from(Span::styled(
+            if lead.status.is_sendable() {
+                "none (sequence finished)"
+            } else {
+                "none (lead is not active)"
+            },
+            key,
+        ))),
+    }
+    lines.push(Line::default());
+    lines.push(Line::from(Span::styled("Timeline", head)));
+    for event in view.events.iter().rev() {
+        let colour = match &event.kind {
+            EventKind::Replied | EventKind::Booked => t.success,
+            EventKind::TouchFailed { .. }
+            | EventKind::TouchInDoubt { .. }
+            | EventKind::Bounced { .. } => t.error,
+            _ => t.text,
+        };
+        lines.push(Line::from(vec![
+            Span::styled(format_user(event.at, ctx.user_zone, "%Y-%m-%d %H:%M "), key),
+            Span::styled(event.kind.describe(), Style::default().fg(colour)),
+        ]));
+        if let EventKind::TouchSent { subject, body, .. } = &event.kind {
+            if let Some(subject) = subject {
+                lines.push(Line::from(Span::styled(
+                    format!("      Subject: {subject}"),
+                    key,
+                )));
+            }
+            for line in body.lines() {
+                lines.push(Line::from(Span::styled(format!("      │ {line}"), key)));
+            }
+        }
+    }
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: false })
+            .scroll((ctx.detail.scroll, 0)),
+        area,
+    );
+}
+
+fn render_activity(frame: &mut Frame, area: Rect, ctx: &ViewContext) {
+    let t = ctx.theme;
+    let block = Block::default()
+        .borders(Borders::TOP)
+        .title(" worker activity, newest first ")
+        .border_style(Style::default().fg(t.muted));
+    let rows = usize::from(area.height.saturating_sub(1));
+    let lines: Vec<Line> = if ctx.activity.lines.is_empty() {
+        vec![Line::from(Span::styled(
+            "nothing yet: sends, retries and failures appear here as the worker runs",
+            Style::default().fg(t.muted),
+        ))]
+    } else {
+        ctx.activity
+            .lines
+            .iter()
+            .rev()
+            .take(rows)
+            .map(|(at, _, text)| {
+                let colour = if text.contains("fail") || text.contains("doubt") {
+                    t.error
+                } else {
+                    t.text
+                };
+                Line::from(vec![
+                    Span::styled(
+                        format_user(*at, ctx.user_zone, "%m-%d %H:%M  "),
+                        Style::default().fg(t.muted),
+                    ),
+                    Span::styled(text.clone(), Style::default().fg(colour)),
+                ])
+            })
+            .collect()
+    };
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+fn render_toasts(frame: &mut Frame, body: Rect, ctx: &ViewContext) {
+    let t = ctx.theme;
+    for (i, toast) in ctx.toasts.items.iter().rev().enumerate() {
+        let width = (toast.text.chars().count() as u16 + 4).min(body.width.saturating_sub(2));
+        let y = body.bottom().saturating_sub(1 + i as u16);
+        if y <= body.y {
+            break;
+        }
+        let area = Rect {
+            x: body.right().saturating_sub(width + 1),
+            y,
+            width,
+            height: 1,
+        };
+        let colour = match toast.kind {
+            ToastKind::Success => t.success,
+            ToastKind::Info => t.accent,
+            ToastKind::Error => t.error,
+        };
+        frame.render_widget(Clear, area);
+        frame.render_widget(
+            Paragraph::new(format!(" {} ", toast.text))
+                .style(Style::default().fg(t.background).bg(colour)),
+            area,
+        );
+    }
+}
+
+fn centered(area: Rect, width: u16, height: u16) -> Rect {
+    let width = width.min(area.width);
+    let height = height.min(area.height);
+    Rect {
+        x: area.x + (area.width - width) / 2,
+        y: area.y + (area.height - height) / 2,
+        width,
+        height,
+    }
+}
+
+fn render_dialog(frame: &mut Frame, area: Rect, ctx: &ViewContext) {
+    let t = ctx.theme;
+    let (title, lines, width): (&str, Vec<Line>, u16) = match ctx.dialog {
+        Dialog::None => return,
+        Dialog::Confirm { prompt, .. } => (
+            " confirm ",
+            vec![
+                Line::from(prompt.clone()),
+                Line::default(),
+                Line::from(Span::styled(
+                    "y / enter: yes    n / esc: no",
+                    Style::default().fg(t.muted),
+                )),
+            ],
+            60,
+        ),
+        Dialog::Snooze { name, .. } => {
+            let mut lines = vec![Line::from(format!("Snooze {name} for:")), Line::default()];
+            for (i, (label, _)) in SNOOZE_CHOICES.iter().enumerate() {
+                lines.push(Line::from(vec![
+                    Span::styled(format!("  {} ", i + 1), Style::default().fg(t.accent)),
+                    Span::raw(*label),
+                ]));
+            }
+            lines.push(Line::default());
+            lines.push(Line::from(Span::styled(
+                "esc: cancel",
+                Style::default().fg(t.muted),
+            )));
+            (" snooze ", lines, 40)
+        }
+        Dialog::Help => {
+            // Two columns, so every key fits in 80×24.
+            let entries: Vec<(String, &str)> = ctx
+                .keys
+                .by_action()
+                .into_iter()
+                .map(|(action, keys)| {
+                    let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+                    (keys.join(" "), action.describe())
+                })
+                .collect();
+            let half = entries.len().div_ceil(2);
+            let cell = |e: Option<&(String, &str)>| -> Vec<Span<'static>> {
+                match e {
+                    Some((keys, what)) => vec![
+                        Span::styled(format!("{keys:<11} "), Style::default().fg(t.accent)),
+                        Span::raw(format!("{:<26}", truncate(what, 26))),
+                    ],
+                    None => Vec::new(),
+                }
+            };
+            let mut lines: Vec<Line> = (0..half)
+                .map(|i| {
+                    let mut spans = cell(entries.get(i));
+                    spans.push(Span::raw(" "));
+                    spans.extend(cell(entries.get(i + half)));
+                    Line::from(spans)
+                })
+                .collect();
+            lines.push(Line::from(Span::styled(
+                "dialogs: y/enter yes · n/esc no · 1-3 pick · any key closes help",
+                Style::default().fg(t.muted),
+            )));
+            (" keys ", lines, 80)
+        }
+    };
+    let height = lines.len() as u16 + 2;
+    let rect = centered(area, width, height);
+    frame.render_widget(Clear, rect);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(
+                Block::default()
+                    .borders(Borders::ALL)
+                    .title(title)
+                    .border_style(Style::default().fg(t.accent)),
+            )
+            .style(Style::default().fg(t.text).bg(t.card)),
+        rect,
+    );
+}
+
+fn truncate(s: &str, width: usize) -> String {
+    if s.chars().count() <= width {
+        s.to_string()
+    } else {
+        let cut: String = s.chars().take(width.saturating_sub(1)).collect();
+        format!("{cut}…")
+    }
+}
