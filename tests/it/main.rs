@@ -10,3 +10,4 @@ mod serve;
 #[path = "support/smtp_sink.rs"]
 mod smtp_sink;
 mod worker;
+mod worker_channels;

@@ -20,7 +20,7 @@ use nudge::store::Store;
 use tempfile::TempDir;
 
 /// Monday 2026-06-01 10:00 in Europe/Berlin (08:00 UTC): inside office hours.
-fn monday_morning() -> DateTime<Utc> {
+pub fn monday_morning() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-06-01T08:00:00Z")
         .unwrap()
         .with_timezone(&Utc)
@@ -110,17 +110,23 @@ struct Rig {
     email: Arc<Fake>,
 }
 
-fn rig_with(options: WorkerOptions, call_transport: bool) -> Rig {
+/// A store, catalog (with `sequence` as `sequences/test.toml`) and engine on
+/// a manual clock set to Monday morning in Berlin.
+pub fn engine_on_manual_clock(sequence: &str) -> (TempDir, Arc<ManualClock>, Arc<Engine>) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("sequences")).unwrap();
-    std::fs::write(dir.path().join("sequences/test.toml"), SEQUENCE).unwrap();
+    std::fs::write(dir.path().join("sequences/test.toml"), sequence).unwrap();
     let catalog = Catalog::load(dir.path()).unwrap();
     let store = Store::open(&dir.path().join("data"), 1 << 20).unwrap();
     let clock = Arc::new(ManualClock::new(monday_morning()));
     let settings = Settings {
         default_tz: chrono_tz::Europe::Berlin,
         default_region: None,
-        sender: Sender::default(),
+        sender: Sender {
+            name: "Sam".into(),
+            company: "Acme".into(),
+            booking_url: "https://cal.example.com/sam".into(),
+        },
         retry: RetryPolicy {
             max_attempts: 3,
             base: Duration::minutes(1),
@@ -128,6 +134,11 @@ fn rig_with(options: WorkerOptions, call_transport: bool) -> Rig {
         },
     };
     let engine = Arc::new(Engine::new(store, catalog, settings, clock.clone()));
+    (dir, clock, engine)
+}
+
+fn rig_with(options: WorkerOptions, call_transport: bool) -> Rig {
+    let (dir, clock, engine) = engine_on_manual_clock(SEQUENCE);
     let sent = Arc::new(Mutex::new(Vec::new()));
     let script: Script = Arc::new(Mutex::new(VecDeque::new()));
     let fake = || {
@@ -170,7 +181,7 @@ fn rig() -> Rig {
     )
 }
 
-fn add(engine: &Engine, name: &str, email: &str, phone: Option<&str>) -> LeadId {
+pub fn add(engine: &Engine, name: &str, email: &str, phone: Option<&str>) -> LeadId {
     engine
         .add(&LeadInput {
             name: name.into(),

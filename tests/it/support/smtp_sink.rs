@@ -56,6 +56,16 @@ impl SmtpSink {
     /// the dot). Options that change the greeting (`CONNECT` faults) are not
     /// supported: readiness is proven by reading the greeting.
     pub fn start_with(args: &[&str]) -> SmtpSink {
+        SmtpSink::start_on_ports(args, std::iter::repeat_with(free_port).take(20))
+    }
+
+    /// Starts a well-behaved sink on a given port, e.g. one a client was
+    /// already configured for while nothing listened there ("down, then up").
+    pub fn start_on(port: u16) -> SmtpSink {
+        SmtpSink::start_on_ports(&[], std::iter::repeat_n(port, 20))
+    }
+
+    fn start_on_ports(args: &[&str], ports: impl Iterator<Item = u16>) -> SmtpSink {
         let bin = find_smtp_sink();
         let dir = tempfile::Builder::new()
             .prefix("smtp-sink-")
@@ -70,8 +80,7 @@ impl SmtpSink {
                 .expect("open the smtp-sink directory to nobody");
         }
         let mut last_failure = String::new();
-        for attempt in 0..20 {
-            let port = free_port();
+        for (attempt, port) in ports.enumerate() {
             // A greeting only this instance uses proves that the server we
             // reach is ours, not another process that grabbed the port.
             let greeting = format!("sink-{}-{port}-{attempt}", std::process::id());
