@@ -1253,6 +1253,11 @@ fn tui_config(
         user_zone: crate::tui::app::UserZone::Local,
         default_tz: ctx.config.general.default_tz,
         bell: ctx.config.tui.bell,
+        idle_tick: if mode == "demo" {
+            std::time::Duration::from_millis(500)
+        } else {
+            crate::tui::IDLE_TICK
+        },
         mode: mode.to_string(),
     })
 }

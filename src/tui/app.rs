@@ -32,6 +32,9 @@ pub const CARD_HEIGHT: u16 = 4;
 pub const UNDO_WINDOW: StdDuration = StdDuration::from_secs(10);
 /// How long a toast stays up.
 pub const TOAST_TTL: StdDuration = StdDuration::from_secs(6);
+/// How often the loop wakes with nothing to do: often enough to move
+/// "in 3h" along, rare enough to cost nothing while idle.
+pub const IDLE_TICK: StdDuration = StdDuration::from_secs(30);
 /// Activity lines kept in memory.
 const ACTIVITY_KEEP: usize = 500;
 
@@ -475,6 +478,9 @@ pub struct App {
     own_marks: Vec<(LeadId, Instant)>,
     /// Set by quit; the loop ends.
     pub quit: bool,
+    /// Redraw at least this often (relative times move on); short in the
+    /// demo, whose clock runs fast.
+    pub idle_tick: StdDuration,
 }
 
 /// A request the background thread runs against the `EngineHandle`.
@@ -641,6 +647,8 @@ pub struct AppConfig {
     pub bell: bool,
     /// "local", "attached" or "demo".
     pub mode: String,
+    /// Redraw at least this often.
+    pub idle_tick: StdDuration,
 }
 
 impl App {
@@ -667,6 +675,7 @@ impl App {
             mode: config.mode,
             own_marks: Vec::new(),
             quit: false,
+            idle_tick: config.idle_tick,
         };
         let first = app.board.refresh().into_iter().map(Command::Io).collect();
         (app, first)
@@ -1047,5 +1056,297 @@ fn loaded(app: &mut App, result: IoResult) -> Vec<Command> {
             app.toasts.push(ToastKind::Error, text);
             Vec::new()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::BUILTIN_DEFAULT;
+    use crate::clock::ManualClock;
+    use crate::domain::lead::LeadInput;
+    use crate::tui::theme::{ColorDepth, Themes};
+    use crossterm::event::KeyModifiers;
+
+    fn start() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-03-03T15:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    fn lead(n: u64, status: Status) -> Lead {
+        let input = LeadInput {
+            name: format!("Lead {n}"),
+            email: Some(format!("lead{n}@example.com")),
+            source: "test".into(),
+            ..LeadInput::default()
+        };
+        let id = LeadId(ulid::Ulid::from_parts(1_000 + n, 0));
+        let mut lead = input
+            .validate(None)
+            .unwrap()
+            .into_lead(id, "default".into(), start());
+        lead.status = status;
+        lead
+    }
+
+    fn card(n: u64) -> BoardCard {
+        BoardCard {
+            lead: lead(n, Status::Active),
+            in_doubt: false,
+            failed: false,
+        }
+    }
+
+    /// An 80×24 app whose New column holds `count` leads, the first page loaded.
+    fn app(count: usize) -> App {
+        let sequence = Sequence::parse("default.toml", BUILTIN_DEFAULT, "default").unwrap();
+        let (mut app, first) = App::new(
+            AppConfig {
+                sequence,
+                filter: false,
+                keys: KeyMap::default(),
+                themes: Themes::load(None, ColorDepth::Ansi16),
+                theme: "dark".into(),
+                clock: Arc::new(ManualClock::new(start())),
+                user_zone: UserZone::Named(Tz::UTC),
+                default_tz: Tz::UTC,
+                bell: true,
+                mode: "test".into(),
+                idle_tick: IDLE_TICK,
+            },
+            80,
+            24,
+        );
+        assert!(matches!(first[0], Command::Io(IoRequest::Counts { .. })));
+        update(
+            &mut app,
+            Msg::Io(IoResult::Counts(vec![(Stage::New, count)])),
+        );
+        let cards = (0..count.min(15) as u64).map(card).collect();
+        update(
+            &mut app,
+            Msg::Io(IoResult::Page {
+                stages: vec![Stage::New],
+                offset: 0,
+                cards,
+            }),
+        );
+        app
+    }
+
+    fn press(app: &mut App, c: char) -> Vec<Command> {
+        update(
+            app,
+            Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)),
+        )
+    }
+
+    fn mark_of(commands: &[Command]) -> Option<(Mark, Status, bool)> {
+        match commands {
+            [
+                Command::Io(IoRequest::Mark {
+                    mark, before, undo, ..
+                }),
+            ] => Some((*mark, *before, *undo)),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn mark_keys_become_engine_marks() {
+        let mut app = app(3);
+        assert_eq!(
+            mark_of(&press(&mut app, 'r')),
+            Some((Mark::Replied, Status::Active, false))
+        );
+        assert_eq!(mark_of(&press(&mut app, 'b')).unwrap().0, Mark::Booked);
+        assert_eq!(mark_of(&press(&mut app, 'H')).unwrap().0, Mark::HandedOff);
+        assert_eq!(mark_of(&press(&mut app, 'p')).unwrap().0, Mark::Paused);
+    }
+
+    #[test]
+    fn pause_resumes_a_paused_lead() {
+        let mut app = app(1);
+        app.board.columns[0].cards[0].lead.status = Status::Paused;
+        assert_eq!(
+            mark_of(&press(&mut app, 'p')),
+            Some((Mark::Resumed, Status::Paused, false))
+        );
+    }
+
+    #[test]
+    fn opt_out_and_send_now_ask_first() {
+        let mut app = app(2);
+        assert!(press(&mut app, 'o').is_empty());
+        assert!(matches!(app.dialog, Dialog::Confirm { .. }));
+        assert!(
+            press(&mut app, 'x').is_empty(),
+            "other keys keep the question"
+        );
+        assert!(press(&mut app, 'n').is_empty());
+        assert_eq!(app.dialog, Dialog::None);
+        press(&mut app, 'o');
+        assert_eq!(mark_of(&press(&mut app, 'y')).unwrap().0, Mark::OptedOut);
+        press(&mut app, 'd');
+        let sent = press(&mut app, 'y');
+        assert!(matches!(
+            sent.as_slice(),
+            [Command::Io(IoRequest::SendNow { .. })]
+        ));
+    }
+
+    #[test]
+    fn snooze_picks_a_duration_on_the_engine_clock() {
+        let mut app = app(1);
+        assert!(press(&mut app, 's').is_empty());
+        let commands = press(&mut app, '2');
+        match commands.as_slice() {
+            [Command::Io(IoRequest::Snooze { until, .. })] => {
+                assert_eq!(*until, start() + Duration::days(3));
+            }
+            other => panic!("expected a snooze, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn moving_past_the_loaded_page_reads_only_the_next_page() {
+        let mut app = app(100);
+        assert_eq!(app.board.rows, 5);
+        assert!(press(&mut app, 'j').is_empty(), "the next card is loaded");
+        let commands = press(&mut app, 'G');
+        let column = &app.board.columns[0];
+        assert_eq!((column.cursor, column.scroll), (99, 95));
+        assert_eq!(
+            commands,
+            vec![Command::Io(IoRequest::Page {
+                stages: vec![Stage::New],
+                sequence: None,
+                offset: 90,
+                limit: 15,
+            })]
+        );
+        press(&mut app, 'g');
+        assert_eq!(app.board.columns[0].cursor, 0);
+    }
+
+    #[test]
+    fn columns_scroll_sideways_and_load_what_comes_into_view() {
+        let mut app = app(1);
+        assert_eq!(app.board.visible(), 0..4);
+        for _ in 0..4 {
+            press(&mut app, 'l');
+        }
+        assert_eq!(app.board.focus, 4);
+        assert_eq!(app.board.visible(), 1..5);
+        press(&mut app, 'h');
+        assert_eq!(app.board.focus, 3);
+    }
+
+    #[test]
+    fn undo_takes_back_a_mark_within_ten_seconds() {
+        let mut app = app(1);
+        let marked = lead(0, Status::Replied);
+        update(
+            &mut app,
+            Msg::Io(IoResult::Marked {
+                lead: Box::new(marked),
+                mark: Mark::Replied,
+                before: Status::Active,
+                undo: false,
+            }),
+        );
+        assert_eq!(
+            mark_of(&press(&mut app, 'u')),
+            Some((Mark::Resumed, Status::Active, true))
+        );
+        assert!(press(&mut app, 'u').is_empty(), "one undo per mark");
+        app.undo = Some(UndoEntry {
+            id: lead(0, Status::Active).id,
+            name: "Lead 0".into(),
+            inverse: Mark::Resumed,
+            at: Instant::now() - StdDuration::from_secs(11),
+        });
+        assert!(press(&mut app, 'u').is_empty());
+        assert!(app.toasts.items.iter().any(|t| t.text.contains("too late")));
+        assert_eq!(inverse(Mark::HandedOff, Status::Active), None);
+        assert_eq!(inverse(Mark::Resumed, Status::Paused), Some(Mark::Paused));
+    }
+
+    #[test]
+    fn a_reply_from_elsewhere_raises_a_toast_and_the_bell() {
+        let mut app = app(1);
+        let watched = |app: &mut App, id: u64| {
+            update(
+                app,
+                Msg::Io(IoResult::Watched {
+                    lead: Box::new(lead(id, Status::Replied)),
+                    new: vec![EventKind::Replied],
+                }),
+            )
+        };
+        assert_eq!(watched(&mut app, 7), vec![Command::Bell]);
+        assert!(
+            app.toasts
+                .items
+                .back()
+                .unwrap()
+                .text
+                .contains("Lead 7 replied")
+        );
+        app.bell = false;
+        assert!(watched(&mut app, 8).is_empty());
+        assert_eq!(app.toasts.items.len(), 2);
+        // A mark made here is not news.
+        app.bell = true;
+        update(
+            &mut app,
+            Msg::Io(IoResult::Marked {
+                lead: Box::new(lead(9, Status::Replied)),
+                mark: Mark::Replied,
+                before: Status::Active,
+                undo: false,
+            }),
+        );
+        assert!(watched(&mut app, 9).is_empty());
+    }
+
+    #[test]
+    fn a_change_rereads_counts_visible_pages_and_the_lead() {
+        let mut app = app(1);
+        let id = lead(0, Status::Active).id;
+        let commands = update(&mut app, Msg::Changed(Change::Lead(id)));
+        assert!(matches!(commands[0], Command::Io(IoRequest::Counts { .. })));
+        assert!(commands.contains(&Command::Io(IoRequest::Watch { id })));
+        let pages = commands
+            .iter()
+            .filter(|c| matches!(c, Command::Io(IoRequest::Page { .. })))
+            .count();
+        assert_eq!(pages, 4, "the four visible columns");
+    }
+
+    #[test]
+    fn enter_opens_the_detail_and_esc_returns() {
+        let mut app = app(1);
+        let commands = update(
+            &mut app,
+            Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
+        );
+        assert_eq!(app.screen, Screen::Detail);
+        assert!(matches!(
+            commands.as_slice(),
+            [Command::Io(IoRequest::Detail { .. })]
+        ));
+        update(
+            &mut app,
+            Msg::Key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE)),
+        );
+        assert_eq!(app.screen, Screen::Board);
+        press(&mut app, '?');
+        assert_eq!(app.dialog, Dialog::Help);
+        press(&mut app, 'x');
+        assert_eq!(app.dialog, Dialog::None);
+        press(&mut app, 'q');
+        assert!(app.quit);
     }
 }

@@ -25,6 +25,8 @@ use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
+pub use app::IDLE_TICK;
+
 use ratatui::Terminal;
 use ratatui::backend::Backend;
 
@@ -55,9 +57,6 @@ pub enum Subscription {
     None,
 }
 
-/// How often the loop wakes with nothing to do: often enough to expire
-/// toasts and move "in 3h" along, rare enough to cost nothing.
-const IDLE_TICK: Duration = Duration::from_secs(30);
 /// The tick while a toast is showing.
 const TOAST_TICK: Duration = Duration::from_secs(1);
 
@@ -77,9 +76,9 @@ pub fn run_loop<B: Backend>(
     let mut last_draw = Instant::now();
     while !app.quit {
         let tick = if app.toasts.items.is_empty() {
-            IDLE_TICK
+            app.idle_tick
         } else {
-            TOAST_TICK
+            TOAST_TICK.min(app.idle_tick)
         };
         let first = match inbox.recv_timeout(tick) {
             Ok(msg) => msg,
@@ -97,12 +96,31 @@ pub fn run_loop<B: Backend>(
                 return Ok(());
             }
         }
-        if dirty || last_draw.elapsed() >= IDLE_TICK {
+        if dirty || last_draw.elapsed() >= app.idle_tick {
             draw(terminal, app)?;
             last_draw = Instant::now();
         }
     }
     Ok(())
+}
+
+/// Runs `commands` to completion on this thread: each request through
+/// `executor`, its result back into `app`, until nothing is left. Tests and
+/// benchmarks use it to drive the app headless and deterministically.
+/// Returns how many times the bell rang.
+pub fn settle(app: &mut App, executor: &mut io::Executor, commands: Vec<Command>) -> usize {
+    let mut queue: std::collections::VecDeque<Command> = commands.into();
+    let mut bells = 0;
+    while let Some(command) = queue.pop_front() {
+        match command {
+            Command::Io(request) => {
+                let result = executor.run(request);
+                queue.extend(app::update(app, Msg::Io(result)));
+            }
+            Command::Bell => bells += 1,
+        }
+    }
+    bells
 }
 
 /// Draws one frame of `app`.

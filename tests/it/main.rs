@@ -9,5 +9,6 @@ mod common;
 mod serve;
 #[path = "support/smtp_sink.rs"]
 mod smtp_sink;
+mod tui;
 mod worker;
 mod worker_channels;

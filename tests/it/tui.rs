@@ -1,0 +1,390 @@
+//! The TUI: snapshots of every screen at 80×24 and 160×48 on a `TestBackend`
+//! (manual clock, fixed zones, lead ids blanked), and one end-to-end run of
+//! the real binary inside tmux.
+
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration as StdDuration, Instant};
+
+use chrono::{DateTime, Duration, Utc};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+use nudge::catalog::Catalog;
+use nudge::channels::{DryRunTransport, Transport};
+use nudge::clock::ManualClock;
+use nudge::domain::lead::LeadInput;
+use nudge::domain::mark::Mark;
+use nudge::domain::render::Sender;
+use nudge::domain::sequence::Channel;
+use nudge::domain::touch::RetryPolicy;
+use nudge::engine::worker::{Channels, Worker, WorkerOptions};
+use nudge::engine::{Engine, Settings};
+use nudge::handle::EngineHandle;
+use nudge::store::Store;
+use nudge::tui::app::{App, AppConfig, Msg, UserZone, update};
+use nudge::tui::io::Executor;
+use nudge::tui::keys::KeyMap;
+use nudge::tui::theme::{ColorDepth, Themes};
+
+use crate::common::Env;
+
+/// A database with leads in several stages, on a clock frozen at a Tuesday
+/// afternoon (UTC), and the app over it with the first screen read.
+struct Fixture {
+    _dir: tempfile::TempDir,
+    app: App,
+    executor: Executor,
+}
+
+fn start() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-03-03T15:00:00Z")
+        .expect("valid time")
+        .with_timezone(&Utc)
+}
+
+fn fixture(width: u16, height: u16) -> Fixture {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let store = Store::open(&dir.path().join("data"), 8 << 20).expect("store");
+    let catalog = Catalog::load(dir.path()).expect("built-in sequences");
+    let settings = Settings {
+        default_tz: chrono_tz::UTC,
+        default_region: None,
+        sender: Sender {
+            name: "Sam Seller".into(),
+            company: "Acme Tools".into(),
+            booking_url: "https://cal.example.com/sam".into(),
+        },
+        retry: RetryPolicy {
+            max_attempts: 3,
+            base: Duration::seconds(60),
+            cap: Duration::hours(6),
+        },
+    };
+    let clock = Arc::new(ManualClock::new(start()));
+    let engine = Arc::new(Engine::new(store, catalog, settings, clock.clone()));
+    let people = [
+        ("Ada Lovelace", "Analytical Engines", "Europe/London"),
+        ("Grace Hopper", "Cobol Works", "America/New_York"),
+        ("Alan Turing", "Bletchley Labs", "Europe/London"),
+        ("Katherine Johnson", "Orbit Math", "America/Los_Angeles"),
+        ("Hedy Lamarr", "Spread Spectrum", "Europe/Berlin"),
+        ("Claude Shannon", "Bit Theory", "Australia/Sydney"),
+        ("Barbara Liskov", "Substitution Inc", "America/New_York"),
+        ("Edsger Dijkstra", "Shortest Path", "Europe/Berlin"),
+        ("Frances Allen", "Compiler Corp", "Asia/Kathmandu"),
+    ];
+    let mut ids = Vec::new();
+    for (i, (name, company, tz)) in people.iter().enumerate() {
+        let id = engine
+            .add(&LeadInput {
+                name: name.to_string(),
+                email: Some(format!("lead{i}@example.com")),
+                company: Some(company.to_string()),
+                tz: Some(tz.to_string()),
+                source: "test".into(),
+                ..LeadInput::default()
+            })
+            .expect("lead added");
+        ids.push(id);
+    }
+    let mut changes = engine.subscribe();
+    let dry = |channel| Arc::new(DryRunTransport::new(channel, "test")) as Arc<dyn Transport>;
+    let worker = Worker::new(
+        engine.clone(),
+        Channels {
+            email: dry(Channel::Email),
+            sms: dry(Channel::Sms),
+            call: None,
+            personaliser: None,
+        },
+        WorkerOptions {
+            pace: false,
+            ..WorkerOptions::default()
+        },
+    );
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(worker.run_due())
+        .expect("worker pass");
+    clock.advance(Duration::minutes(30));
+    for (i, mark) in [
+        (1, Mark::Replied),
+        (3, Mark::Booked),
+        (5, Mark::Paused),
+        (6, Mark::HandedOff),
+        (8, Mark::OptedOut),
+    ] {
+        engine.mark(ids[i], mark, None).expect("mark");
+    }
+    let (mut app, first) = App::new(
+        AppConfig {
+            sequence: engine.catalog().get("default").expect("default").clone(),
+            filter: false,
+            keys: KeyMap::default(),
+            themes: Themes::load(None, ColorDepth::TrueColor),
+            theme: "dark".into(),
+            clock,
+            user_zone: UserZone::Named(chrono_tz::Europe::Berlin),
+            default_tz: chrono_tz::UTC,
+            bell: true,
+            mode: "test".into(),
+            idle_tick: nudge::tui::IDLE_TICK,
+        },
+        width,
+        height,
+    );
+    while let Ok(change) = changes.try_recv() {
+        if matches!(change, nudge::engine::Change::Activity { .. }) {
+            update(&mut app, Msg::Changed(change));
+        }
+    }
+    let mut executor = Executor::new(EngineHandle::Local(engine));
+    nudge::tui::settle(&mut app, &mut executor, first);
+    Fixture {
+        _dir: dir,
+        app,
+        executor,
+    }
+}
+
+impl Fixture {
+    fn key(&mut self, code: KeyCode) {
+        let commands = update(
+            &mut self.app,
+            Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)),
+        );
+        nudge::tui::settle(&mut self.app, &mut self.executor, commands);
+        // Toasts depend on wall-clock expiry; snapshots show the screen under them.
+        self.app.toasts.items.clear();
+    }
+
+    fn screen(&self, width: u16, height: u16) -> String {
+        let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("terminal");
+        nudge::tui::draw(&mut terminal, &self.app).expect("draw");
+        terminal.backend().to_string()
+    }
+}
+
+fn snapshot(name: &str, screen: &str) {
+    insta::with_settings!({
+        snapshot_path => "snapshots",
+        prepend_module_to_snapshot => false,
+        filters => vec![(r"\b[0-9A-HJKMNP-TV-Z]{26}\b", "[LEAD-ID]")],
+    }, {
+        insta::assert_snapshot!(name, screen);
+    });
+}
+
+const SIZES: [(u16, u16); 2] = [(80, 24), (160, 48)];
+
+#[test]
+fn board_snapshots() {
+    for (w, h) in SIZES {
+        let f = fixture(w, h);
+        snapshot(&format!("board_{w}x{h}"), &f.screen(w, h));
+    }
+}
+
+#[test]
+fn board_with_done_unfolded_and_scrolled_right() {
+    for (w, h) in SIZES {
+        let mut f = fixture(w, h);
+        f.key(KeyCode::Char('z'));
+        f.key(KeyCode::Char('G'));
+        f.key(KeyCode::End);
+        for _ in 0..12 {
+            f.key(KeyCode::Char('l'));
+        }
+        snapshot(&format!("board_done_{w}x{h}"), &f.screen(w, h));
+    }
+}
+
+#[test]
+fn detail_snapshots() {
+    for (w, h) in SIZES {
+        let mut f = fixture(w, h);
+        f.key(KeyCode::Char('l'));
+        f.key(KeyCode::Enter);
+        snapshot(&format!("detail_{w}x{h}"), &f.screen(w, h));
+    }
+}
+
+#[test]
+fn help_and_dialog_snapshots() {
+    for (w, h) in SIZES {
+        let mut f = fixture(w, h);
+        f.key(KeyCode::Char('?'));
+        snapshot(&format!("help_{w}x{h}"), &f.screen(w, h));
+        f.key(KeyCode::Esc);
+        f.key(KeyCode::Char('s'));
+        snapshot(&format!("snooze_{w}x{h}"), &f.screen(w, h));
+        f.key(KeyCode::Esc);
+        f.key(KeyCode::Char('o'));
+        snapshot(&format!("confirm_{w}x{h}"), &f.screen(w, h));
+    }
+}
+
+#[test]
+fn activity_snapshots() {
+    for (w, h) in SIZES {
+        let mut f = fixture(w, h);
+        f.key(KeyCode::Tab);
+        snapshot(&format!("activity_{w}x{h}"), &f.screen(w, h));
+    }
+}
+
+#[test]
+fn too_small_terminal_says_so() {
+    let f = fixture(79, 24);
+    let screen = f.screen(79, 24);
+    assert!(screen.contains("terminal too small"), "{screen}");
+    let screen = f.screen(80, 23);
+    assert!(screen.contains("terminal too small"), "{screen}");
+}
+
+#[test]
+fn marking_on_the_board_moves_the_card_at_once() {
+    let mut f = fixture(80, 24);
+    // The first step column holds the leads whose intro went out.
+    f.key(KeyCode::Char('l'));
+    let name = f
+        .app
+        .board
+        .selected()
+        .map(|c| c.lead.name.clone())
+        .expect("a selected card");
+    f.key(KeyCode::Char('r'));
+    // The engine announces the change; the app re-reads what it shows.
+    let id = f.app.undo.as_ref().expect("undo is offered").id;
+    let commands = update(&mut f.app, Msg::Changed(nudge::engine::Change::Lead(id)));
+    nudge::tui::settle(&mut f.app, &mut f.executor, commands);
+    let at = |f: &Fixture| {
+        f.app
+            .board
+            .columns
+            .iter()
+            .position(|c| c.title == "Replied")
+            .expect("a Replied column")
+    };
+    assert_eq!(f.app.board.columns[at(&f)].count, 2);
+    // Off screen, its cards are not read until it scrolls into view.
+    while f.app.board.focus < at(&f) {
+        f.key(KeyCode::Char('l'));
+    }
+    let replied = &f.app.board.columns[at(&f)];
+    assert!(replied.cards.iter().any(|c| c.lead.name == name));
+    assert!(f.screen(80, 24).contains(&name));
+}
+
+/// A tmux server of our own (`-L`), killed when the test ends.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn new() -> Tmux {
+        let found = Command::new("tmux").arg("-V").output();
+        assert!(
+            found.as_ref().is_ok_and(|o| o.status.success()),
+            "this test needs tmux (apt-get install tmux; .ci/run installs it): {found:?}"
+        );
+        Tmux {
+            socket: format!("nudge-it-{}", std::process::id()),
+        }
+    }
+
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("tmux runs")
+    }
+
+    fn pane(&self) -> String {
+        String::from_utf8_lossy(&self.run(&["capture-pane", "-t", "tui", "-p"]).stdout).into_owned()
+    }
+
+    /// Polls the pane until `ok` holds; panics with the last screen after 30 s.
+    fn wait_for(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + StdDuration::from_secs(30);
+        loop {
+            let pane = self.pane();
+            if ok(&pane) {
+                return pane;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; the screen:\n{pane}"
+            );
+            std::thread::sleep(StdDuration::from_millis(100));
+        }
+    }
+
+    fn alive(&self) -> bool {
+        self.run(&["has-session", "-t", "tui"]).status.success()
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.run(&["kill-server"]);
+    }
+}
+
+#[test]
+fn tmux_press_r_moves_the_card_to_replied_and_the_store_agrees() {
+    let tmux = Tmux::new();
+    let env = Env::new();
+    let id = env.add(&[
+        "--name",
+        "Ada Lovelace",
+        "--email",
+        "ada@example.com",
+        "--company",
+        "Analytical Engines",
+    ]);
+    let command = format!(
+        "cd {} && exec env -u NUDGE_LOG NUDGE_DATA_DIR={} NUDGE_CONFIG={} {}",
+        env.path().display(),
+        env.data_dir().display(),
+        env.config_file().display(),
+        env!("CARGO_BIN_EXE_nudge"),
+    );
+    let started = tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "tui",
+        "-x",
+        "100",
+        "-y",
+        "30",
+        &command,
+    ]);
+    assert!(started.status.success(), "{started:?}");
+    tmux.wait_for("the card on the board", |p| {
+        p.contains("New 1") && p.contains("Ada Lovelace")
+    });
+    tmux.run(&["send-keys", "-t", "tui", "r"]);
+    tmux.wait_for("the card to leave New", |p| p.contains("New 0"));
+    for _ in 0..8 {
+        tmux.run(&["send-keys", "-t", "tui", "l"]);
+    }
+    tmux.wait_for("the card in Replied", |p| {
+        p.contains("Replied 1") && p.contains("Ada Lovelace")
+    });
+    tmux.run(&["send-keys", "-t", "tui", "q"]);
+    let deadline = Instant::now() + StdDuration::from_secs(30);
+    while tmux.alive() {
+        assert!(Instant::now() < deadline, "nudge did not quit on q");
+        std::thread::sleep(StdDuration::from_millis(100));
+    }
+    assert_eq!(env.lead(&id)["status"], "replied");
+    assert_eq!(env.lead(&id)["stage"], "replied");
+}
