@@ -1188,6 +1188,11 @@ fn serve(ctx: &Context_) -> Result<()> {
         .context("starting the async runtime")?;
     let data_dir = ctx.paths.data_dir.clone();
     let socket_engine = engine.clone();
+    let listen = ctx.config.server.listen.clone();
+    let inbound = Arc::new(crate::inbound::Inbound::from_config(
+        engine.clone(),
+        &ctx.config,
+    ));
     runtime.block_on(async move {
         let listener = crate::handle::bind(&data_dir).with_context(|| {
             format!(
@@ -1200,6 +1205,20 @@ fn serve(ctx: &Context_) -> Result<()> {
             "other nudge commands on this data dir talk to this process"
         );
         let (stop, stopped) = tokio::sync::watch::channel(false);
+        let http = match listen.as_str().trim() {
+            "" => None,
+            address => {
+                let listener = tokio::net::TcpListener::bind(address)
+                    .await
+                    .with_context(|| format!("cannot listen on {address} ([server] listen)"))?;
+                tracing::info!(address, "inbound HTTP: intake, unsubscribe, webhooks");
+                Some(tokio::spawn(crate::inbound::launch(
+                    listener,
+                    inbound,
+                    stopped.clone(),
+                )))
+            }
+        };
         let socket = tokio::spawn(crate::handle::serve(
             socket_engine,
             listener,
@@ -1213,6 +1232,9 @@ fn serve(ctx: &Context_) -> Result<()> {
         });
         let result = worker.run(stopped).await;
         let _ = socket.await;
+        if let Some(http) = http {
+            let _ = http.await;
+        }
         result.map_err(anyhow::Error::from)
     })?;
     engine.store().flush()?;

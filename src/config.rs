@@ -12,7 +12,7 @@ use crate::domain::toml_pos::locate;
 /// Sections that environment variables may override. Other `NUDGE_*`
 /// variables (`NUDGE_CONFIG`, `NUDGE_DATA_DIR`) are not config keys.
 pub const SECTIONS: &[&str] = &[
-    "general", "sender", "store", "email", "sms", "call", "ai", "engine", "server", "tui",
+    "general", "sender", "store", "email", "sms", "call", "ai", "engine", "server", "hooks", "tui",
 ];
 
 /// The whole configuration, defaults filled in.
@@ -43,9 +43,12 @@ pub struct Config {
     /// Worker limits.
     #[serde(default)]
     pub engine: EngineSettings,
-    /// Links in messages (unsubscribe) and, later, the inbound server.
+    /// The inbound HTTP server and links in messages (unsubscribe).
     #[serde(default)]
     pub server: ServerSettings,
+    /// Webhook secrets.
+    #[serde(default)]
+    pub hooks: HooksSettings,
     /// The terminal UI: theme, colours, bell.
     #[serde(default)]
     pub tui: TuiSettings,
@@ -276,15 +279,51 @@ impl Default for EngineSettings {
 }
 
 /// `[server]`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerSettings {
+    /// Address the inbound HTTP server binds; loopback by default, behind a
+    /// reverse proxy for the internet. Empty turns the server off.
+    #[serde(default = "default_listen")]
+    pub listen: String,
     /// Public base URL for links in messages, e.g. `https://nudge.example.com`.
     #[serde(default)]
     pub public_url: String,
+    /// Bearer token for `POST /api/leads`; intake is refused without one.
+    #[serde(default)]
+    pub intake_token: Secret,
     /// Key for HMAC-signed link tokens (unsubscribe).
     #[serde(default)]
     pub link_secret: Secret,
+    /// Field mappings per intake source: `[server.sources.webflow]
+    /// email = "Email Address"` maps the form's field to ours.
+    #[serde(default)]
+    pub sources: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:8787".to_string()
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings {
+            listen: default_listen(),
+            public_url: String::new(),
+            intake_token: Secret::default(),
+            link_secret: Secret::default(),
+            sources: Default::default(),
+        }
+    }
+}
+
+/// `[hooks]`: secrets that authenticate inbound webhooks.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HooksSettings {
+    /// Verifies `X-Twilio-Signature` on inbound SMS (defaults to `[sms] auth_token`).
+    #[serde(default)]
+    pub twilio_auth_token: Secret,
 }
 
 /// `[general]`.
@@ -599,9 +638,23 @@ min_gap_secs = 0
 rate_per_minute = 0
 
 [server]
+# The inbound HTTP server (intake, unsubscribe, webhooks) runs inside
+# `nudge serve` on this address; put a reverse proxy in front for the internet.
+listen = "127.0.0.1:8787"
+# Bearer token for POST /api/leads (or NUDGE_SERVER_INTAKE_TOKEN).
+# intake_token = "a long random string"
 # Base URL for links in messages (unsubscribe) and the inbound server.
 # public_url = "https://nudge.example.com"
 # link_secret = "a long random string"   # or NUDGE_SERVER_LINK_SECRET
+
+# Map a source's form fields to ours, for POST /api/leads?source=webflow:
+# [server.sources.webflow]
+# name = "Full Name"
+# email = "Email Address"
+
+[hooks]
+# Verifies X-Twilio-Signature on inbound SMS; defaults to [sms] auth_token.
+# twilio_auth_token = "..."
 
 [tui]
 # dark, light, high-contrast, or the name of a file in themes/ (`t` cycles).

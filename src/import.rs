@@ -124,6 +124,18 @@ struct Mapping {
     columns: Vec<(Column, String)>,
 }
 
+/// Maps named fields (a web form, a JSON body) to lead input with the same
+/// rules as CSV headers, so a form posts "Email Address" or "first_name" as
+/// naturally as a CRM export. Missing values are left for validation to name.
+pub fn input_from_fields(fields: &[(String, String)], label: &str) -> LeadInput {
+    let columns = fields
+        .iter()
+        .map(|(k, _)| (classify(k), k.trim().to_string()))
+        .collect();
+    let cells: csv::StringRecord = fields.iter().map(|(_, v)| v.as_str()).collect();
+    Mapping { columns }.row(&cells, label)
+}
+
 impl Mapping {
     fn from_headers(headers: &csv::StringRecord, file: &str) -> Result<Mapping, ImportError> {
         let columns: Vec<(Column, String)> = headers
@@ -399,6 +411,7 @@ fn write_batch(
                 )
             }
             InsertOutcome::Suppressed { reason } => format!("contact is suppressed ({reason})"),
+            InsertOutcome::Replayed(existing) => format!("already imported as lead {existing}"),
         };
         report.rejected.push(Rejected { row, line, reason });
     }

@@ -13,6 +13,7 @@
 //!   composing domain decisions with store writes.
 //! * [`handle`] — the `EngineHandle`: the engine in this process, or the one
 //!   a running `nudge serve` owns, over its Unix socket.
+//! * [`inbound`] — the axum HTTP server: lead intake, unsubscribe, the Twilio SMS webhook.
 //! * [`import`] / [`export`] — CSV in, CSV/JSONL out.
 //! * [`simulate`] — a time-warped dry run of a sequence on a manual clock.
 //! * [`demo`] — `nudge demo`: sample leads on a throwaway database, a fast clock.
@@ -31,6 +32,7 @@ pub mod engine;
 pub mod export;
 pub mod handle;
 pub mod import;
+pub mod inbound;
 pub mod simulate;
 pub mod store;
 pub mod tui;

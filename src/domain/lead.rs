@@ -383,6 +383,28 @@ fn non_empty(value: &Option<String>) -> Option<&str> {
 }
 
 impl LeadInput {
+    /// Every problem with the input, by field name, for answers that name
+    /// each bad field at once (the intake API).
+    pub fn problems(&self, default_region: Option<&str>) -> Vec<(&'static str, LeadError)> {
+        let mut out = Vec::new();
+        if self.name.trim().is_empty() {
+            out.push(("name", LeadError::MissingName));
+        }
+        if let Some(Err(e)) = non_empty(&self.email).map(normalize_email) {
+            out.push(("email", e));
+        }
+        if let Some(Err(e)) = non_empty(&self.phone).map(|p| normalize_phone(p, default_region)) {
+            out.push(("phone", e));
+        }
+        if non_empty(&self.email).is_none() && non_empty(&self.phone).is_none() {
+            out.push(("email", LeadError::NoContact));
+        }
+        if let Some(Err(e)) = non_empty(&self.tz).map(parse_tz) {
+            out.push(("tz", e));
+        }
+        out
+    }
+
     /// Validates every field; the first problem found is returned.
     pub fn validate(&self, default_region: Option<&str>) -> Result<ValidLead, LeadError> {
         let name = self.name.trim();

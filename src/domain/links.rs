@@ -38,13 +38,13 @@ pub fn verify(secret: &[u8], purpose: &str, token: &str) -> Option<LeadId> {
         return None;
     }
     let id = LeadId::from_bytes(bytes[..16].try_into().ok()?);
-    let expected = mac(secret, purpose, id);
-    // Constant-time comparison: no early exit on the first differing byte.
-    let diff = expected
-        .iter()
-        .zip(&bytes[16..])
-        .fold(0u8, |acc, (a, b)| acc | (a ^ b));
-    (diff == 0).then_some(id)
+    constant_time_eq(&mac(secret, purpose, id), &bytes[16..]).then_some(id)
+}
+
+/// Compares secrets without an early exit on the first differing byte, so
+/// response times do not leak how much of a guess was right.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]

@@ -86,11 +86,6 @@ impl Status {
         self == Status::Active
     }
 
-    /// Whether a lead in this status can ever be contacted again by the sequence.
-    pub fn is_terminal(self) -> bool {
-        matches!(self, Status::OptedOut)
-    }
-
     /// The only way to change status: returns the new status or names the illegal move.
     pub fn transition(self, to: Status) -> Result<Status, IllegalTransition> {
         use Status::*;
@@ -106,7 +101,8 @@ impl Status {
             Replied => matches!(to, Active | Booked | HandedOff | OptedOut),
             Booked => matches!(to, Active | Replied | HandedOff | OptedOut | Completed),
             HandedOff => matches!(to, Replied | Booked | OptedOut | Completed),
-            OptedOut => false,
+            // Only by the person's own request (SMS START); a human then resumes.
+            OptedOut => matches!(to, Paused),
             Bounced => matches!(to, Active | Replied | Booked | HandedOff | OptedOut),
             Completed => matches!(to, Active | Replied | Booked | HandedOff | OptedOut),
         };
@@ -148,8 +144,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn opted_out_is_final() {
+    fn opted_out_only_leaves_by_resubscribing_to_paused() {
         for to in Status::ALL {
+            if to == Status::Paused {
+                assert_eq!(Status::OptedOut.transition(to), Ok(to));
+                continue;
+            }
             let err = Status::OptedOut.transition(to).unwrap_err();
             assert_eq!(err.from, Status::OptedOut);
             assert_eq!(err.to, to);

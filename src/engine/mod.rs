@@ -264,21 +264,38 @@ impl Engine {
         if let Some(kind) = reschedule(&mut lead, seq, &events, now, self.settings.default_tz) {
             events.push(Event { at: now, kind });
         }
-        Ok(NewLeadWrite { lead, events })
+        Ok(NewLeadWrite {
+            lead,
+            events,
+            idempotency_key: None,
+        })
     }
 
     /// Adds one lead; returns once it is durable.
     pub fn add(&self, input: &LeadInput) -> Result<LeadId> {
+        self.add_once(input, None).map(|(id, _)| id)
+    }
+
+    /// Adds one lead unless `idempotency_key` was seen before (a retried
+    /// post), in which case the earlier lead's id comes back. Returns the id
+    /// and whether it was created now. Durable when it returns.
+    pub fn add_once(
+        &self,
+        input: &LeadInput,
+        idempotency_key: Option<&str>,
+    ) -> Result<(LeadId, bool)> {
         let now = self.clock.now();
         let valid = self.validate(input)?;
-        let write = self.prepare(valid, input.sequence.as_deref(), now)?;
+        let mut write = self.prepare(valid, input.sequence.as_deref(), now)?;
+        write.idempotency_key = idempotency_key.map(str::to_string);
         let outcome = self.store.insert_leads(std::slice::from_ref(&write))?;
         self.store.flush()?;
         match outcome.into_iter().next() {
             Some(InsertOutcome::Inserted(id)) => {
                 self.changed(Change::Lead(id));
-                Ok(id)
+                Ok((id, true))
             }
+            Some(InsertOutcome::Replayed(id)) => Ok((id, false)),
             Some(InsertOutcome::Duplicate { existing, by }) => {
                 Err(EngineError::Duplicate { existing, by })
             }

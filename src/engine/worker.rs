@@ -568,7 +568,7 @@ impl Worker {
         let outcome = store.update_lead(id, now, |current, facts| {
             touch::claim(
                 current,
-                facts.suppressed.as_deref(),
+                facts.suppressed_for(claimed_touch.channel),
                 &expected,
                 seen,
                 &claimed_touch,

@@ -18,6 +18,7 @@
 //! | `idx_sending` | outbox key | – (touches claimed but not settled; read at start-up) |
 //! | `idx_in_doubt` | outbox key | – (touches a human must settle) |
 //! | `counters` | channel ++ `/` ++ UTC date | sends that day (u64), for daily caps |
+//! | `idempotency` | source ++ `/` ++ key | lead id (a retried intake post creates one lead) |
 //! | `meta` | `app`, `schema` | marker, schema version |
 
 mod codec;
@@ -138,6 +139,8 @@ pub struct NewLeadWrite {
     pub lead: Lead,
     /// Events to append (captured, scheduled…).
     pub events: Vec<Event>,
+    /// A key under which a retry of the same intake finds this lead.
+    pub idempotency_key: Option<String>,
 }
 
 /// What happened to each lead handed to [`Store::insert_leads`].
@@ -152,6 +155,8 @@ pub enum InsertOutcome {
         /// `email` or `phone`.
         by: &'static str,
     },
+    /// The idempotency key was seen before: this is a retry.
+    Replayed(LeadId),
     /// The contact is on the suppression list.
     Suppressed {
         /// Why.
@@ -163,8 +168,21 @@ pub enum InsertOutcome {
 /// see the same state they change (an opt-out wins every race).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Facts {
-    /// Why one of the lead's contacts is suppressed, if one is.
-    pub suppressed: Option<String>,
+    /// Why the lead's email is suppressed, if it is.
+    pub email_suppressed: Option<String>,
+    /// Why the lead's phone is suppressed, if it is.
+    pub phone_suppressed: Option<String>,
+}
+
+impl Facts {
+    /// Why the contact a channel would use is suppressed, if it is.
+    pub fn suppressed_for(&self, channel: Channel) -> Option<&str> {
+        match channel {
+            Channel::Email => self.email_suppressed.as_deref(),
+            Channel::Sms | Channel::Call => self.phone_suppressed.as_deref(),
+            Channel::Task => None,
+        }
+    }
 }
 
 /// Filters for [`Store::list`].
@@ -194,6 +212,7 @@ pub struct Store {
     idx_sending: sled::Tree,
     idx_in_doubt: sled::Tree,
     counters: sled::Tree,
+    idempotency: sled::Tree,
 }
 
 type Abort = ConflictableTransactionError<StoreError>;
@@ -267,6 +286,7 @@ struct Tx<'a> {
     idx_sending: &'a TransactionalTree,
     idx_in_doubt: &'a TransactionalTree,
     counters: &'a TransactionalTree,
+    idempotency: &'a TransactionalTree,
     leads: &'a TransactionalTree,
     events: &'a TransactionalTree,
     due: &'a TransactionalTree,
@@ -447,6 +467,7 @@ impl Store {
             idx_sending: db.open_tree("idx_sending")?,
             idx_in_doubt: db.open_tree("idx_in_doubt")?,
             counters: db.open_tree("counters")?,
+            idempotency: db.open_tree("idempotency")?,
             db,
         };
         migrate::run(&store, &meta)?;
@@ -481,6 +502,7 @@ impl Store {
             &self.idx_sending,
             &self.idx_in_doubt,
             &self.counters,
+            &self.idempotency,
         )
             .transaction(
                 |(
@@ -496,6 +518,7 @@ impl Store {
                     idx_sending,
                     idx_in_doubt,
                     counters,
+                    idempotency,
                 )| {
                     f(&Tx {
                         leads,
@@ -510,6 +533,7 @@ impl Store {
                         idx_sending,
                         idx_in_doubt,
                         counters,
+                        idempotency,
                     })
                 },
             )
@@ -524,6 +548,13 @@ impl Store {
             let mut outcomes = Vec::with_capacity(batch.len());
             for write in batch {
                 let lead = &write.lead;
+                if let Some(key) = &write.idempotency_key {
+                    let seen = tx.idempotency.get(key.as_bytes())?;
+                    if let Some(existing) = seen.as_deref().and_then(id_from_suffix) {
+                        outcomes.push(InsertOutcome::Replayed(existing));
+                        continue;
+                    }
+                }
                 let contacts = [("email", &lead.email), ("phone", &lead.phone)];
                 let mut outcome = None;
                 for (by, contact) in contacts {
@@ -556,6 +587,9 @@ impl Store {
                 lead.event_count = 0;
                 tx.append(&mut lead, write.events.iter().cloned())?;
                 tx.put_lead(&lead)?;
+                if let Some(key) = &write.idempotency_key {
+                    tx.idempotency.insert(key.as_bytes(), &lead.id.to_bytes())?;
+                }
                 outcomes.push(InsertOutcome::Inserted(lead.id));
             }
             Ok(outcomes)
@@ -575,12 +609,16 @@ impl Store {
             let Some(old) = tx.lead(id)? else {
                 return Err(abort(StoreError::NotFound(id.to_string())));
             };
-            let mut facts = Facts::default();
-            for contact in [&old.email, &old.phone].into_iter().flatten() {
-                if let Some(s) = tx.suppression(contact)? {
-                    facts.suppressed = Some(s.reason);
+            let reason = |contact: &Option<String>| -> Result<Option<String>, Abort> {
+                match contact {
+                    Some(c) => Ok(tx.suppression(c)?.map(|s| s.reason)),
+                    None => Ok(None),
                 }
-            }
+            };
+            let facts = Facts {
+                email_suppressed: reason(&old.email)?,
+                phone_suppressed: reason(&old.phone)?,
+            };
             let change = match decide(&old, &facts) {
                 Ok(change) => change,
                 Err(e) => return Ok(Err(e)),
@@ -679,6 +717,22 @@ impl Store {
             .get(suppression_key(contact))?
             .map(|b| decode_in("suppress", &b))
             .transpose()
+    }
+
+    /// Suppresses a contact that may belong to no lead (an SMS STOP from an
+    /// unknown number). Not flushed: call [`Store::flush`].
+    pub fn suppress(&self, contact: &str, reason: &str, at: DateTime<Utc>) -> Result<()> {
+        let entry = encode(&Suppression {
+            reason: reason.to_string(),
+            at,
+        });
+        self.suppress.insert(suppression_key(contact), entry)?;
+        Ok(())
+    }
+
+    /// Lifts a suppression (an explicit re-subscribe, e.g. SMS START).
+    pub fn unsuppress(&self, contact: &str) -> Result<bool> {
+        Ok(self.suppress.remove(suppression_key(contact))?.is_some())
     }
 
     /// The lead that owns an email or phone, if any.

@@ -6,6 +6,7 @@ mod cli_import;
 mod cli_mark;
 mod cli_seq;
 mod common;
+mod inbound;
 mod serve;
 #[path = "support/smtp_sink.rs"]
 mod smtp_sink;

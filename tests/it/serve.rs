@@ -42,6 +42,7 @@ retry_base_secs = 1
 max_attempts = 20
 
 [server]
+listen = ""
 public_url = "https://nudge.example.com"
 link_secret = "test-secret"
 "#
@@ -388,6 +389,9 @@ fn a_temporary_rcpt_rejection_is_retried() {
     assert!(touch["attempts"].as_u64().unwrap() >= 2, "{touch}");
 }
 
+/// Tests run many servers at once: no fixed HTTP port.
+const NO_HTTP: &str = "[server]\nlisten = \"\"\n";
+
 /// Waits for a running `nudge serve` to listen on its socket.
 fn wait_for_socket(env: &Env) {
     let socket = env.data_dir().join("nudge.sock");
@@ -405,6 +409,7 @@ fn wait_for_socket(env: &Env) {
 #[test]
 fn commands_talk_to_a_running_serve_and_see_the_same_results() {
     let env = Env::new();
+    env.write_config(NO_HTTP);
     let local_id = env.ok(&["add", "--name", "Ada Local", "--email", "ada@example.com"]);
     let serve = Serve::start(&env);
     wait_for_socket(&env);
@@ -461,6 +466,7 @@ fn commands_talk_to_a_running_serve_and_see_the_same_results() {
 #[test]
 fn a_stale_socket_from_a_crashed_owner_is_ignored_and_replaced() {
     let env = Env::new();
+    env.write_config(NO_HTTP);
     env.ok(&["add", "--name", "Ada", "--email", "ada@example.com"]);
     let serve = Serve::start(&env);
     wait_for_socket(&env);

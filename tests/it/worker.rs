@@ -455,7 +455,7 @@ fn a_touch_left_sending_by_a_crash_becomes_in_doubt() {
         .update_lead(id, monday_morning(), |current, facts| {
             touch::claim(
                 current,
-                facts.suppressed.as_deref(),
+                facts.suppressed_for(nudge::domain::sequence::Channel::Email),
                 &due,
                 lead.event_count,
                 &pending,
