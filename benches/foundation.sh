@@ -68,7 +68,11 @@ log "machine"
     echo "cpu: $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
     echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "scratch: $SCRATCH ($(df -hT "$SCRATCH" | awk 'NR==2 {print $2 " on " $1}'))"
-    echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- src Cargo.toml Cargo.lock 2>/dev/null || echo ' (src modified)')"
+    if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+        echo "commit: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src Cargo.toml Cargo.lock || echo ' + uncommitted changes in src/Cargo')"
+    else
+        echo "commit: not a git checkout (e.g. a git archive copy)"
+    fi
 } | tee "$SCRATCH/machine.txt" >&2
 
 log "building (release)"
