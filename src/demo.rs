@@ -14,13 +14,12 @@ use tokio::sync::watch;
 use crate::catalog::Catalog;
 use crate::channels::{DryRunTransport, Transport};
 use crate::clock::{Clock, ManualClock};
-use crate::domain::event::EventKind;
 use crate::domain::lead::{LeadId, LeadInput};
 use crate::domain::mark::Mark;
 use crate::domain::sequence::Channel;
 use crate::engine::worker::{Channels, Worker, WorkerOptions};
 use crate::engine::{Engine, EngineError, Settings};
-use crate::simulate::Signal;
+use crate::simulate::{Signal, apply};
 use crate::store::{Store, StoreError};
 
 /// Sample people.
@@ -228,22 +227,6 @@ impl Demo {
                     .mark(lead.id, Mark::Called, Some("called (demo)"));
             }
         }
-    }
-}
-
-/// Applies a scripted signal; one that no longer applies is ignored.
-fn apply(engine: &Engine, id: LeadId, signal: Signal) {
-    let result = match signal {
-        Signal::Opened => engine.record(id, EventKind::Opened).map(|_| ()),
-        Signal::Clicked => engine
-            .record(id, EventKind::Clicked { url: None })
-            .map(|_| ()),
-        Signal::Replied => engine.mark(id, Mark::Replied, None).map(|_| ()),
-        Signal::Booked => engine.mark(id, Mark::Booked, None).map(|_| ()),
-        Signal::OptedOut => engine.mark(id, Mark::OptedOut, None).map(|_| ()),
-    };
-    if let Err(e) = result {
-        tracing::debug!(lead = %id, error = %e, "scripted signal ignored");
     }
 }
 

@@ -253,7 +253,7 @@ pub async fn simulate(
 
 /// Applies a scripted signal; a signal that no longer applies (a reply to a
 /// lead that already booked) is ignored, as it would be in real life.
-fn apply(engine: &Engine, id: LeadId, signal: Signal) {
+pub fn apply(engine: &Engine, id: LeadId, signal: Signal) {
     let result = match signal {
         Signal::Opened => engine.record(id, EventKind::Opened).map(|_| ()),
         Signal::Clicked => engine
