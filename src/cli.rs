@@ -363,23 +363,24 @@ impl Context_ {
         }
         let catalog = Catalog::load_or_broken(&self.paths.config_dir);
         let store = self.store()?;
-        Ok(EngineHandle::Local(Arc::new(Engine::new(
-            store,
-            catalog,
-            self.settings(),
-            Arc::new(SystemClock),
-        ))))
+        Ok(EngineHandle::Local(Arc::new(
+            Engine::new(store, catalog, self.settings(), Arc::new(SystemClock))
+                .with_hot_threshold(self.hot_threshold()),
+        )))
     }
 
     fn engine(&self) -> Result<Engine> {
         let catalog = self.catalog()?;
         let store = self.store()?;
-        Ok(Engine::new(
-            store,
-            catalog,
-            self.settings(),
-            Arc::new(SystemClock),
-        ))
+        Ok(
+            Engine::new(store, catalog, self.settings(), Arc::new(SystemClock))
+                .with_hot_threshold(self.hot_threshold()),
+        )
+    }
+
+    /// `[engine] hot_threshold`, saturated to the engine's range.
+    fn hot_threshold(&self) -> u32 {
+        u32::try_from(self.config.engine.hot_threshold).unwrap_or(u32::MAX)
     }
 }
 

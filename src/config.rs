@@ -252,6 +252,17 @@ pub struct EngineSettings {
     /// First retry wait in seconds; doubles per attempt (capped at 6 hours).
     #[serde(default = "default_retry_base", deserialize_with = "number_or_string")]
     pub retry_base_secs: u64,
+    /// Hot score at which a lead turns hot (weights in the sequence's
+    /// `[rules.hot]`); 0 turns hot scoring off.
+    #[serde(
+        default = "default_hot_threshold",
+        deserialize_with = "number_or_string"
+    )]
+    pub hot_threshold: u64,
+}
+
+fn default_hot_threshold() -> u64 {
+    u64::from(crate::engine::DEFAULT_HOT_THRESHOLD)
 }
 
 fn default_concurrency() -> u64 {
@@ -274,6 +285,7 @@ impl Default for EngineSettings {
             rate_per_minute: 0,
             retry_base_secs: default_retry_base(),
             concurrency: default_concurrency(),
+            hot_threshold: default_hot_threshold(),
         }
     }
 }
@@ -324,6 +336,12 @@ pub struct HooksSettings {
     /// Verifies `X-Twilio-Signature` on inbound SMS (defaults to `[sms] auth_token`).
     #[serde(default)]
     pub twilio_auth_token: Secret,
+    /// Verifies `X-Cal-Signature-256` on Cal.com booking webhooks.
+    #[serde(default)]
+    pub cal_secret: Secret,
+    /// Verifies `Calendly-Webhook-Signature` on Calendly booking webhooks.
+    #[serde(default)]
+    pub calendly_signing_key: Secret,
 }
 
 /// `[general]`.
@@ -636,6 +654,9 @@ concurrency = 8
 # Seconds between two sends, and most sends per minute (0 = no limit).
 min_gap_secs = 0
 rate_per_minute = 0
+# A lead turns hot when its score (weights in the sequence's [rules.hot],
+# by default opened 1, clicked 3, replied 10) reaches this; 0 = off.
+hot_threshold = 5
 
 [server]
 # The inbound HTTP server (intake, unsubscribe, webhooks) runs inside
@@ -655,6 +676,10 @@ listen = "127.0.0.1:8787"
 [hooks]
 # Verifies X-Twilio-Signature on inbound SMS; defaults to [sms] auth_token.
 # twilio_auth_token = "..."
+# POST /hooks/booking: Cal.com's webhook secret (X-Cal-Signature-256) and
+# Calendly's webhook signing key (Calendly-Webhook-Signature).
+# cal_secret = "..."               # or NUDGE_HOOKS_CAL_SECRET
+# calendly_signing_key = "..."     # or NUDGE_HOOKS_CALENDLY_SIGNING_KEY
 
 [tui]
 # dark, light, high-contrast, or the name of a file in themes/ (`t` cycles).

@@ -87,6 +87,22 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         url: Option<String>,
     },
+    /// An open or click made by a machine (a mail privacy proxy fetching
+    /// images, a link scanner): kept for the record, never engagement.
+    Prefetched {
+        /// `opened` or `clicked`.
+        signal: String,
+        /// The link, for a click.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        url: Option<String>,
+        /// Why it looks automated.
+        reason: String,
+    },
+    /// The hot score crossed the threshold.
+    Hot {
+        /// The score at that moment.
+        score: u32,
+    },
     /// The lead answered.
     Replied,
     /// The lead booked a meeting.
@@ -166,6 +182,10 @@ impl EventKind {
                 Some(url) => format!("clicked {url}"),
                 None => "clicked".into(),
             },
+            EventKind::Prefetched { signal, reason, .. } => {
+                format!("{signal} by a machine ({reason}); not counted")
+            }
+            EventKind::Hot { score } => format!("hot (score {score})"),
             EventKind::Replied => "replied".into(),
             EventKind::Booked => "booked".into(),
             EventKind::OptedOut => "opted out".into(),

@@ -152,6 +152,9 @@ pub struct Lead {
     /// Number of events written; the next event's sequence number.
     #[serde(default)]
     pub event_count: u32,
+    /// Engaged enough to cross the hot-score threshold.
+    #[serde(default)]
+    pub hot: bool,
 }
 
 impl Lead {
@@ -462,6 +465,7 @@ impl ValidLead {
             created_at: now,
             updated_at: now,
             event_count: 0,
+            hot: false,
         }
     }
 }

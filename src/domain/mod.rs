@@ -7,6 +7,7 @@ pub mod links;
 pub mod lint;
 pub mod mark;
 pub mod render;
+pub mod rules;
 pub mod schedule;
 pub mod sequence;
 pub mod status;

@@ -10,7 +10,7 @@ use chrono_tz::Tz;
 
 use super::event::{Event, EventKind};
 use super::lead::Lead;
-use super::sequence::{Channel, LocalTime, Sequence, Window};
+use super::sequence::{Channel, HotWeights, LocalTime, Sequence, Window};
 
 /// The next touch a lead should receive.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,7 +99,22 @@ pub fn next_touch(
     let mut wait = Duration::zero();
     let mut skipped = Vec::new();
     while let Some(step) = seq.steps.get(idx) {
-        wait += step.delay;
+        let base = if step.optional {
+            match nudge_due(seq, idx, events, since) {
+                Some(at) => at,
+                None => {
+                    skipped.push(SkippedStep {
+                        step_id: step.id.clone(),
+                        reason: "optional step not activated by a rule",
+                    });
+                    idx += 1;
+                    continue;
+                }
+            }
+        } else {
+            wait += step.delay;
+            since + wait
+        };
         if let Some(reason) = channel_blocker(lead, step.channel, events) {
             skipped.push(SkippedStep {
                 step_id: step.id.clone(),
@@ -108,9 +123,7 @@ pub fn next_touch(
             idx += 1;
             continue;
         }
-        let earliest = (since + wait)
-            .max(now)
-            .max(snoozed_until(events).unwrap_or(now));
+        let earliest = base.max(now).max(snoozed_until(events).unwrap_or(now));
         let tz = lead.tz.unwrap_or(default_tz);
         let at = next_open(earliest, tz, seq.window.for_channel(step.channel))?;
         return Some(PlannedTouch {
@@ -122,6 +135,51 @@ pub fn next_touch(
         });
     }
     None
+}
+
+/// When the optional step `idx` is due because a rule activated it: the
+/// `nudge_after_open` rule names it and the lead opened (an engaged open,
+/// not a machine's) after the last finished step; due `after` that open.
+fn nudge_due(
+    seq: &Sequence,
+    idx: usize,
+    events: &[Event],
+    since: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    let rule = seq
+        .rules
+        .nudge_after_open
+        .as_ref()
+        .filter(|r| r.step == idx)?;
+    events
+        .iter()
+        .find(|e| e.at >= since && matches!(e.kind, EventKind::Opened))
+        .map(|open| open.at + rule.after)
+}
+
+/// Where a click pulls a touch planned for `planned`: the next window start
+/// strictly after `now` (an opening, not "right now": a message seconds
+/// after a click reads as surveillance), if that is earlier than planned.
+pub fn pull_earlier(
+    planned: DateTime<Utc>,
+    now: DateTime<Utc>,
+    tz: Tz,
+    window: Window,
+) -> Option<DateTime<Utc>> {
+    next_opening_after(now, tz, window).filter(|&at| at < planned)
+}
+
+/// The hot score of a history: engaged opens, clicks and replies, weighted.
+pub fn hot_score(events: &[Event], weights: &HotWeights) -> u32 {
+    events
+        .iter()
+        .map(|e| match e.kind {
+            EventKind::Opened => weights.opened,
+            EventKind::Clicked { .. } => weights.clicked,
+            EventKind::Replied => weights.replied,
+            _ => 0,
+        })
+        .fold(0u32, u32::saturating_add)
 }
 
 /// The whole calendar a lead would get if every touch went out on time and
@@ -202,6 +260,16 @@ pub fn next_open(t: DateTime<Utc>, tz: Tz, window: Window) -> Option<DateTime<Ut
     if in_window(t, tz, window) {
         return Some(t);
     }
+    next_opening_after(t, tz, window)
+}
+
+/// The earliest instant after `t` whose local time is the window start (or
+/// the end of a DST gap that swallowed it) and that lies inside the window.
+fn next_opening_after(t: DateTime<Utc>, tz: Tz, window: Window) -> Option<DateTime<Utc>> {
+    if !window.is_open_somewhere() {
+        return None;
+    }
+    let t = ceil_minute(t);
     let today = t.with_timezone(&tz).date_naive();
     // A week plus margin always contains an opening of a non-empty window.
     (-1..=15)
@@ -358,6 +426,177 @@ mod tests {
             next_open(t, chrono_tz::America::New_York, office()),
             Some(utc("2026-06-02T14:01:00Z"))
         );
+    }
+
+    const RULED: &str = r#"
+[rules]
+nudge_after_open = { step = "nudge", after = "1d" }
+clicked = "pull-earlier"
+
+[[steps]]
+id = "hello"
+delay = "0m"
+channel = "email"
+subject = "Hi"
+body = "Hello"
+
+[[steps]]
+id = "nudge"
+delay = "0m"
+channel = "email"
+optional = true
+body = "Saw you had a look"
+
+[[steps]]
+id = "later"
+delay = "3d"
+channel = "email"
+body = "Later"
+"#;
+
+    fn at(at: DateTime<Utc>, kind: EventKind) -> Event {
+        Event { at, kind }
+    }
+
+    fn sent(t: DateTime<Utc>, step: &str) -> Event {
+        at(
+            t,
+            EventKind::TouchSent {
+                step: step.into(),
+                channel: Channel::Email,
+                subject: None,
+                body: String::new(),
+                dry_run: true,
+            },
+        )
+    }
+
+    #[test]
+    fn optional_step_waits_for_an_engaged_open() {
+        let seq = Sequence::parse("r.toml", RULED, "r").unwrap();
+        // Monday 2026-06-01 09:00 UTC; the lead is in UTC, window 09-17 weekdays.
+        let t0 = utc("2026-06-01T09:00:00Z");
+        let lead = crate::domain::lint::sample_lead(t0);
+        let tz = chrono_tz::UTC;
+        let mut events = vec![sent(t0, "hello")];
+        // No open: the nudge is skipped and `later` comes 3 days on.
+        let plan = next_touch(&lead, &seq, &events, t0, tz).unwrap();
+        assert_eq!(plan.step_id, "later");
+        assert_eq!(plan.at, utc("2026-06-04T09:00:00Z"));
+        assert_eq!(plan.skipped[0].step_id, "nudge");
+        // A machine's open changes nothing.
+        let open = utc("2026-06-01T10:00:00Z");
+        events.push(at(
+            open,
+            EventKind::Prefetched {
+                signal: "opened".into(),
+                url: None,
+                reason: "proxy".into(),
+            },
+        ));
+        assert_eq!(
+            next_touch(&lead, &seq, &events, open, tz).unwrap().step_id,
+            "later"
+        );
+        // An engaged open: the nudge is due a day after it.
+        events.push(at(open, EventKind::Opened));
+        let plan = next_touch(&lead, &seq, &events, open, tz).unwrap();
+        assert_eq!(
+            (plan.step_id.as_str(), plan.at),
+            ("nudge", utc("2026-06-02T10:00:00Z"))
+        );
+        // Once it is sent, `later` counts its delay from the nudge.
+        let nudged = utc("2026-06-02T10:00:00Z");
+        events.push(sent(nudged, "nudge"));
+        let plan = next_touch(&lead, &seq, &events, nudged, tz).unwrap();
+        assert_eq!(
+            (plan.step_id.as_str(), plan.at),
+            ("later", utc("2026-06-05T10:00:00Z"))
+        );
+        // The plain calendar never includes the optional step.
+        let ids: Vec<String> = calendar(&lead, &seq, t0, tz)
+            .into_iter()
+            .map(|p| p.step_id)
+            .collect();
+        assert_eq!(ids, ["hello", "later"]);
+    }
+
+    #[test]
+    fn an_open_before_the_last_step_does_not_activate_the_nudge() {
+        let mut seq = Sequence::parse("r.toml", RULED, "r").unwrap();
+        let t0 = utc("2026-06-01T09:00:00Z");
+        let lead = crate::domain::lint::sample_lead(t0);
+        // An open recorded before `hello` was sent belongs to an older message.
+        let events = vec![
+            at(t0 - Duration::hours(1), EventKind::Opened),
+            sent(t0, "hello"),
+        ];
+        assert_eq!(
+            next_touch(&lead, &seq, &events, t0, chrono_tz::UTC)
+                .unwrap()
+                .step_id,
+            "later"
+        );
+        seq.rules.nudge_after_open = None;
+        let events = vec![sent(t0, "hello"), at(t0, EventKind::Opened)];
+        assert_eq!(
+            next_touch(&lead, &seq, &events, t0, chrono_tz::UTC)
+                .unwrap()
+                .step_id,
+            "later"
+        );
+    }
+
+    #[test]
+    fn a_click_pulls_to_the_next_window_start() {
+        let tz = chrono_tz::Europe::Berlin;
+        // Tuesday 10:00 Berlin (08:00Z), touch planned for Friday 09:00.
+        let now = utc("2026-06-02T08:00:00Z");
+        let planned = utc("2026-06-05T07:00:00Z");
+        assert_eq!(
+            pull_earlier(planned, now, tz, office()),
+            Some(utc("2026-06-03T07:00:00Z")),
+            "inside the window: tomorrow's start, not right now"
+        );
+        // Saturday night: Monday's start.
+        let now = utc("2026-06-06T20:00:00Z");
+        assert_eq!(
+            pull_earlier(utc("2026-06-10T07:00:00Z"), now, tz, office()),
+            Some(utc("2026-06-08T07:00:00Z"))
+        );
+        // Already planned sooner than that: stays.
+        assert_eq!(
+            pull_earlier(utc("2026-06-07T07:00:00Z"), now, tz, office()),
+            None
+        );
+    }
+
+    #[test]
+    fn hot_score_counts_engaged_signals_only() {
+        let t = utc("2026-06-02T08:00:00Z");
+        let weights = HotWeights {
+            opened: 1,
+            clicked: 3,
+            replied: 10,
+        };
+        let events = vec![
+            at(t, EventKind::Opened),
+            at(t, EventKind::Opened),
+            at(t, EventKind::Clicked { url: None }),
+            at(
+                t,
+                EventKind::Prefetched {
+                    signal: "clicked".into(),
+                    url: None,
+                    reason: "scanner".into(),
+                },
+            ),
+            at(t, EventKind::Note { text: "x".into() }),
+        ];
+        assert_eq!(hot_score(&events, &weights), 5);
+        let mut replied = events.clone();
+        replied.push(at(t, EventKind::Replied));
+        assert_eq!(hot_score(&replied, &weights), 15);
     }
 
     mod properties {

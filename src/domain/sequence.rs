@@ -259,7 +259,82 @@ struct RawSequence {
     brief: Brief,
     window: Option<Spanned<RawWindow>>,
     email_footer: Option<TemplateSource>,
+    rules: Option<Spanned<RawRules>>,
     steps: Spanned<Vec<RawStep>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRules {
+    nudge_after_open: Option<RawNudge>,
+    clicked: Option<Spanned<String>>,
+    #[serde(default)]
+    hot: HotWeights,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNudge {
+    step: Spanned<String>,
+    after: Delay,
+}
+
+/// `[rules]`: how opens and clicks adapt the sequence (see the README).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rules {
+    /// `nudge_after_open`: an engaged open activates this optional step.
+    pub nudge_after_open: Option<NudgeRule>,
+    /// `clicked = "pull-earlier"`: a click pulls the next touch to the next
+    /// window start.
+    pub pull_earlier_on_click: bool,
+    /// `[rules.hot]`: weights of the hot score.
+    pub hot: HotWeights,
+}
+
+/// An open with no reply for `after` sends the optional step `step`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NudgeRule {
+    /// Index of the optional step.
+    pub step: usize,
+    /// Wait after the open.
+    pub after: Duration,
+}
+
+/// Points per engaged signal; the lead turns hot at `[engine] hot_threshold`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HotWeights {
+    /// Per engaged open (machine opens never count).
+    #[serde(default = "weight_opened")]
+    pub opened: u32,
+    /// Per engaged click.
+    #[serde(default = "weight_clicked")]
+    pub clicked: u32,
+    /// Per reply.
+    #[serde(default = "weight_replied")]
+    pub replied: u32,
+}
+
+fn weight_opened() -> u32 {
+    1
+}
+
+fn weight_clicked() -> u32 {
+    3
+}
+
+fn weight_replied() -> u32 {
+    10
+}
+
+impl Default for HotWeights {
+    fn default() -> Self {
+        HotWeights {
+            opened: weight_opened(),
+            clicked: weight_clicked(),
+            replied: weight_replied(),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -280,6 +355,8 @@ struct RawStep {
     body: TemplateSource,
     #[serde(default)]
     ai: bool,
+    #[serde(default)]
+    optional: bool,
 }
 
 /// The voice and offer the AI personaliser writes in.
@@ -305,6 +382,8 @@ pub struct Step {
     pub channel: Channel,
     /// Whether the LLM may rewrite the rendered text.
     pub ai: bool,
+    /// Skipped unless a rule activates it (`[rules] nudge_after_open`).
+    pub optional: bool,
     /// Subject template source (email only).
     pub subject: Option<String>,
     /// Body template source.
@@ -326,6 +405,8 @@ pub struct Sequence {
     pub email_footer: Option<String>,
     /// Steps in order.
     pub steps: Vec<Step>,
+    /// Behaviour rules.
+    pub rules: Rules,
     /// Compiled templates, shared so cloning a sequence is cheap.
     pub(crate) env: Arc<Environment<'static>>,
 }
@@ -479,9 +560,31 @@ impl Sequence {
                 delay: raw_step.delay.0,
                 channel: raw_step.channel,
                 ai: raw_step.ai,
+                optional: raw_step.optional,
                 subject,
                 body: raw_step.body.0.clone(),
             });
+        }
+        let rules = match &raw.rules {
+            Some(raw_rules) => parse_rules(raw_rules, &steps).map_err(|(span, m)| err(span, m))?,
+            None => Rules::default(),
+        };
+        if let Some((step, raw_step)) = steps
+            .iter()
+            .zip(raw.steps.get_ref())
+            .enumerate()
+            .find(|(i, (s, _))| {
+                s.optional && rules.nudge_after_open.as_ref().map(|r| r.step) != Some(*i)
+            })
+            .map(|(_, pair)| pair)
+        {
+            return Err(err(
+                Some(raw_step.id.span()),
+                format!(
+                    "optional step `{}` is never sent: name it in [rules] nudge_after_open",
+                    step.id
+                ),
+            ));
         }
         if let Some(footer) = &raw.email_footer {
             env.add_template_owned("footer", footer.0.clone())
@@ -499,6 +602,7 @@ impl Sequence {
             window,
             email_footer: raw.email_footer.map(|f| f.0),
             steps,
+            rules,
             env: Arc::new(env),
         })
     }
@@ -512,6 +616,55 @@ impl Sequence {
     pub fn step_index(&self, id: &str) -> Option<usize> {
         self.steps.iter().position(|s| s.id == id)
     }
+}
+
+type Located = (Option<Range<usize>>, String);
+
+/// Validates `[rules]` against the steps.
+fn parse_rules(raw: &Spanned<RawRules>, steps: &[Step]) -> Result<Rules, Located> {
+    let inner = raw.get_ref();
+    let nudge_after_open = match &inner.nudge_after_open {
+        Some(nudge) => {
+            let id = nudge.step.get_ref().trim();
+            let step = steps.iter().position(|s| s.id == id).ok_or_else(|| {
+                (
+                    Some(nudge.step.span()),
+                    format!("no step has the id `{id}`"),
+                )
+            })?;
+            if !steps[step].optional {
+                return Err((
+                    Some(nudge.step.span()),
+                    format!(
+                        "step `{id}` must be `optional = true`, or it would be sent to everyone anyway"
+                    ),
+                ));
+            }
+            Some(NudgeRule {
+                step,
+                after: nudge.after.0,
+            })
+        }
+        None => None,
+    };
+    let pull_earlier_on_click = match &inner.clicked {
+        Some(action) => match action.get_ref().trim() {
+            "pull-earlier" => true,
+            "none" => false,
+            other => {
+                return Err((
+                    Some(action.span()),
+                    format!("`{other}` is not a click rule; use \"pull-earlier\" or \"none\""),
+                ));
+            }
+        },
+        None => false,
+    };
+    Ok(Rules {
+        nudge_after_open,
+        pull_earlier_on_click,
+        hot: inner.hot,
+    })
 }
 
 #[cfg(test)]
@@ -586,6 +739,78 @@ body = "Hi {{ first_name }}"
         let e = Sequence::parse("t.toml", &src, "x").unwrap_err();
         assert_eq!(e.field, "window.end");
         assert!(e.message.contains("sms"), "{e}");
+    }
+
+    const RULES: &str = r#"
+[rules]
+nudge_after_open = { step = "nudge", after = "1d" }
+clicked = "pull-earlier"
+[rules.hot]
+clicked = 4
+
+[[steps]]
+id = "hello"
+delay = "0m"
+channel = "email"
+subject = "Hi"
+body = "Hello"
+
+[[steps]]
+id = "nudge"
+delay = "0m"
+channel = "email"
+optional = true
+body = "Saw you had a look"
+"#;
+
+    #[test]
+    fn rules_parse_and_validate() {
+        let seq = Sequence::parse("r.toml", RULES, "r").unwrap();
+        assert_eq!(
+            seq.rules.nudge_after_open,
+            Some(NudgeRule {
+                step: 1,
+                after: Duration::days(1)
+            })
+        );
+        assert!(seq.rules.pull_earlier_on_click);
+        assert_eq!(
+            (
+                seq.rules.hot.opened,
+                seq.rules.hot.clicked,
+                seq.rules.hot.replied
+            ),
+            (1, 4, 10)
+        );
+        assert!(seq.steps[1].optional);
+
+        let e = Sequence::parse(
+            "r.toml",
+            &RULES.replace("\"pull-earlier\"", "\"yank\""),
+            "r",
+        )
+        .unwrap_err();
+        assert_eq!(e.field, "rules.clicked");
+        let e =
+            Sequence::parse("r.toml", &RULES.replace("optional = true\n", ""), "r").unwrap_err();
+        assert!(e.message.contains("optional = true"), "{e}");
+        let e = Sequence::parse(
+            "r.toml",
+            &RULES.replace("step = \"nudge\"", "step = \"nope\""),
+            "r",
+        )
+        .unwrap_err();
+        assert!(e.message.contains("nope"), "{e}");
+        let orphan = RULES.replace(
+            "nudge_after_open = { step = \"nudge\", after = \"1d\" }\n",
+            "",
+        );
+        let e = Sequence::parse("r.toml", &orphan, "r").unwrap_err();
+        assert!(e.message.contains("never sent"), "{e}");
+        assert_eq!(e.field, "steps[1].id");
+        let e = Sequence::parse("r.toml", &RULES.replace("clicked = 4", "clickd = 4"), "r")
+            .unwrap_err();
+        assert!(e.message.contains("unknown field"), "{e}");
     }
 
     #[test]

@@ -15,6 +15,7 @@ use crate::domain::event::{Event, EventKind};
 use crate::domain::lead::{Due, Lead, LeadError, LeadId, LeadInput, Stage, ValidLead};
 use crate::domain::mark::{LeadUpdate, Mark, MarkContext, MarkError, decide, reschedule};
 use crate::domain::render::{Message, RenderError, Sender, render_step};
+use crate::domain::rules::{Signal, SignalContext, on_signal};
 use crate::domain::schedule::{PlannedTouch, calendar};
 use crate::domain::sequence::Sequence;
 use crate::domain::status::Status;
@@ -161,7 +162,12 @@ pub struct Engine {
     /// Change notifications for the TUI and the socket; a broadcast so slow
     /// subscribers lag (and resync) instead of slowing the engine.
     changes: broadcast::Sender<Change>,
+    /// Hot score at which a lead turns hot (`[engine] hot_threshold`).
+    hot_threshold: u32,
 }
+
+/// The hot threshold when the config sets none.
+pub const DEFAULT_HOT_THRESHOLD: u32 = 5;
 
 /// What changed, for subscribers that keep a view up to date.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -193,7 +199,14 @@ impl Engine {
             ids: Mutex::new(ulid::Generator::new()),
             wake: Arc::new(Notify::new()),
             changes: broadcast::channel(1024).0,
+            hot_threshold: DEFAULT_HOT_THRESHOLD,
         }
+    }
+
+    /// Sets the hot-score threshold (0 turns hot scoring off).
+    pub fn with_hot_threshold(mut self, threshold: u32) -> Engine {
+        self.hot_threshold = threshold;
+        self
     }
 
     /// The worker's wake-up signal.
@@ -488,6 +501,24 @@ impl Engine {
                 suppress: None,
                 touch: None,
             })
+        })
+    }
+
+    /// Records an engagement signal from tracking and applies the lead's
+    /// sequence rules (nudge on open, pull earlier on click, hot score).
+    pub fn record_signal(&self, id: LeadId, signal: Signal) -> Result<Lead> {
+        self.update(id, |current, _, ctx| {
+            Ok::<_, EngineError>(on_signal(
+                current,
+                &signal,
+                &SignalContext {
+                    sequence: ctx.sequence,
+                    events: ctx.events,
+                    now: ctx.now,
+                    default_tz: ctx.settings.default_tz,
+                    hot_threshold: self.hot_threshold,
+                },
+            ))
         })
     }
 

@@ -1,10 +1,12 @@
-//! Inbound HTTP: lead intake, one-click unsubscribe and the Twilio SMS
-//! webhook, served by axum inside the engine process (`nudge serve`).
+//! Inbound HTTP: lead intake, one-click unsubscribe, the Twilio SMS
+//! webhook and booking webhooks (Cal.com, Calendly), served by axum inside
+//! the engine process (`nudge serve`).
 //!
 //! `router(state)` builds the routes; `launch(listener, state, shutdown)`
 //! serves them until shutdown, so tests bind `127.0.0.1:0` and talk HTTP.
 //! Bad input always gets a 4xx naming the problem, never a 500.
 
+mod booking;
 mod twilio;
 
 use std::collections::BTreeMap;
@@ -43,6 +45,10 @@ pub struct Inbound {
     pub link_secret: Secret,
     /// Verifies Twilio's signature; empty refuses the webhook.
     pub twilio_auth_token: Secret,
+    /// Verifies Cal.com booking webhooks; empty refuses them.
+    pub cal_secret: Secret,
+    /// Verifies Calendly booking webhooks; empty refuses them.
+    pub calendly_signing_key: Secret,
     /// The public base URL (Twilio signs the URL it called).
     pub public_url: String,
     /// Per-source field mappings: source → (our field → their field).
@@ -62,6 +68,8 @@ impl Inbound {
             intake_token: config.server.intake_token.clone(),
             link_secret: config.server.link_secret.clone(),
             twilio_auth_token: twilio,
+            cal_secret: config.hooks.cal_secret.clone(),
+            calendly_signing_key: config.hooks.calendly_signing_key.clone(),
             public_url: config
                 .server
                 .public_url
@@ -79,6 +87,7 @@ pub fn router(state: Arc<Inbound>) -> Router {
         .route("/api/leads", post(intake))
         .route("/u/{token}", get(unsubscribe_page).post(unsubscribe))
         .route("/hooks/twilio/sms", post(twilio::sms))
+        .route("/hooks/booking", post(booking::booking))
         .route("/healthz", get(|| async { "ok" }))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)

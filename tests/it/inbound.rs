@@ -56,6 +56,8 @@ fn server() -> Server {
         intake_token: Secret::from(TOKEN),
         link_secret: Secret::from("link-secret"),
         twilio_auth_token: Secret::from(TWILIO_TOKEN),
+        cal_secret: Secret::default(),
+        calendly_signing_key: Secret::default(),
         public_url: PUBLIC.into(),
         sources,
     });

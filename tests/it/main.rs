@@ -6,6 +6,7 @@ mod cli_import;
 mod cli_mark;
 mod cli_seq;
 mod common;
+mod hooks;
 mod inbound;
 mod serve;
 #[path = "support/smtp_sink.rs"]
