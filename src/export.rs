@@ -28,9 +28,20 @@ pub enum ExportError {
     /// Writing failed.
     #[error("cannot write the export: {0}")]
     Io(#[from] std::io::Error),
-    /// CSV writing failed.
+    /// CSV encoding failed.
     #[error("cannot write the export: {0}")]
-    Csv(#[from] csv::Error),
+    Csv(String),
+}
+
+impl From<csv::Error> for ExportError {
+    /// Keeps I/O errors as I/O errors (a closed pipe stays recognisable).
+    fn from(e: csv::Error) -> Self {
+        let message = e.to_string();
+        match e.into_kind() {
+            csv::ErrorKind::Io(io) => ExportError::Io(io),
+            _ => ExportError::Csv(message),
+        }
+    }
 }
 
 #[derive(Serialize)]

@@ -50,7 +50,10 @@ pub enum HandleError {
     /// The owner sent something we do not understand.
     #[error("unexpected reply from the running nudge: {0}")]
     Protocol(String),
-    /// Import or export failed locally.
+    /// Export failed locally (kept whole, so a closed pipe is recognisable).
+    #[error(transparent)]
+    Export(#[from] crate::export::ExportError),
+    /// Import failed locally.
     #[error("{0}")]
     Other(String),
 }
@@ -376,7 +379,7 @@ impl EngineHandle {
     pub fn export(&mut self, format: Format, out: &mut dyn Write) -> Result<u64> {
         match self {
             EngineHandle::Local(engine) => {
-                export(engine.store(), format, out).map_err(|e| HandleError::Other(e.to_string()))
+                Ok(export(engine.store(), format, out)?)
             }
             EngineHandle::Remote(r) => {
                 r.send(&Request::Export { format })?;
