@@ -255,8 +255,8 @@ pub fn next_open(t: DateTime<Utc>, tz: Tz, window: Window) -> Option<DateTime<Ut
     if !window.is_open_somewhere() {
         return None;
     }
-    // Sending times are whole minutes; round up so `t` itself qualifies only if exact.
-    let t = ceil_minute(t);
+    // Inside the window, now means now: a new lead's first touch must not
+    // wait for the next whole minute.
     if in_window(t, tz, window) {
         return Some(t);
     }
@@ -269,7 +269,6 @@ fn next_opening_after(t: DateTime<Utc>, tz: Tz, window: Window) -> Option<DateTi
     if !window.is_open_somewhere() {
         return None;
     }
-    let t = ceil_minute(t);
     let today = t.with_timezone(&tz).date_naive();
     // A week plus margin always contains an opening of a non-empty window.
     (-1..=15)
@@ -278,17 +277,6 @@ fn next_opening_after(t: DateTime<Utc>, tz: Tz, window: Window) -> Option<DateTi
         .flat_map(|naive| instants_at(tz, naive))
         .filter(|&open| open > t && in_window(open, tz, window))
         .min()
-}
-
-fn ceil_minute(t: DateTime<Utc>) -> DateTime<Utc> {
-    let secs = t.timestamp();
-    let sub = t.timestamp_subsec_nanos();
-    let rem = secs.rem_euclid(60);
-    if rem == 0 && sub == 0 {
-        t
-    } else {
-        DateTime::from_timestamp(secs - rem + 60, 0).unwrap_or(t)
-    }
 }
 
 #[cfg(test)]
@@ -420,11 +408,11 @@ mod tests {
     }
 
     #[test]
-    fn seconds_round_up_to_the_minute() {
-        let t = utc("2026-06-02T14:00:30Z");
+    fn inside_the_window_now_means_now_to_the_second() {
+        let t = utc("2026-06-02T14:00:30.250Z");
         assert_eq!(
             next_open(t, chrono_tz::America::New_York, office()),
-            Some(utc("2026-06-02T14:01:00Z"))
+            Some(t)
         );
     }
 
@@ -661,7 +649,7 @@ body = "Later"
                 }
                 let span = (at - now).num_minutes();
                 for p in probes {
-                    let earlier = ceil_minute(now) + Duration::minutes((p * span as f64) as i64);
+                    let earlier = now + Duration::minutes((p * span as f64) as i64);
                     if earlier < at {
                         prop_assert!(!in_window(earlier, tz, effective), "{earlier} was already open before {at}");
                     }
