@@ -378,9 +378,7 @@ impl EngineHandle {
     /// Writes every lead to `out`; returns how many.
     pub fn export(&mut self, format: Format, out: &mut dyn Write) -> Result<u64> {
         match self {
-            EngineHandle::Local(engine) => {
-                Ok(export(engine.store(), format, out)?)
-            }
+            EngineHandle::Local(engine) => Ok(export(engine.store(), format, out)?),
             EngineHandle::Remote(r) => {
                 r.send(&Request::Export { format })?;
                 loop {

@@ -66,6 +66,7 @@ mod tests {
             in_reply_to: None,
             references: vec![],
             list_unsubscribe: vec![],
+            html: None,
         };
         let receipt = t.send(&touch).await.unwrap();
         assert_eq!(

@@ -42,7 +42,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
-use lettre::message::{Mailbox, Message};
+use lettre::message::{Mailbox, Message, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
@@ -350,8 +350,7 @@ impl EmailTransport {
             .to(Mailbox::new(name, address))
             .subject(touch.subject.clone().unwrap_or_default())
             .date(SystemTime::from(self.clock.now()))
-            .message_id(Some(message_id))
-            .header(ContentType::TEXT_PLAIN);
+            .message_id(Some(message_id));
         if let Some(reply_to) = &self.reply_to {
             builder = builder.reply_to(reply_to.clone());
         }
@@ -391,11 +390,18 @@ impl EmailTransport {
                 ));
             }
         }
-        builder
-            .body(touch.body.clone())
-            .map_err(|e| SendError::Permanent {
-                reason: format!("cannot build the email: {e}"),
-            })
+        let built = match &touch.html {
+            Some(html) => builder.multipart(MultiPart::alternative_plain_html(
+                touch.body.clone(),
+                html.clone(),
+            )),
+            None => builder
+                .header(ContentType::TEXT_PLAIN)
+                .body(touch.body.clone()),
+        };
+        built.map_err(|e| SendError::Permanent {
+            reason: format!("cannot build the email: {e}"),
+        })
     }
 
     /// The current pool (building it if needed) and its generation.

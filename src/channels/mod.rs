@@ -60,6 +60,9 @@ pub struct Outgoing {
     pub references: Vec<String>,
     /// `List-Unsubscribe` targets: an https URL and/or a mailto URL.
     pub list_unsubscribe: Vec<String>,
+    /// A text/html alternative to `body` (email steps with `html = true`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html: Option<String>,
 }
 
 /// Proof of delivery from the provider.
@@ -291,6 +294,7 @@ pub(crate) mod test_helpers {
             in_reply_to: None,
             references: vec![],
             list_unsubscribe: vec![],
+            html: None,
         }
     }
 

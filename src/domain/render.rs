@@ -119,3 +119,70 @@ pub fn render_step(
 fn is_first_sms(seq: &Sequence, index: usize) -> bool {
     seq.steps.iter().position(|s| s.channel == Channel::Sms) == Some(index)
 }
+
+/// The HTML alternative of a plain-text email: the whole text is escaped
+/// (so nothing from a lead can inject markup), paragraphs and line breaks are
+/// kept, and bare http(s) links become clickable.
+pub fn text_to_html(text: &str) -> String {
+    let escape = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    };
+    let linkify = |line: &str| {
+        line.split(' ')
+            .map(|word| {
+                let lower = word.to_ascii_lowercase();
+                if lower.starts_with("https://") || lower.starts_with("http://") {
+                    let url = word.trim_end_matches(['.', ',', ')', ';']);
+                    let rest = &word[url.len()..];
+                    format!(
+                        "<a href=\"{}\">{}</a>{}",
+                        escape(url),
+                        escape(url),
+                        escape(rest)
+                    )
+                } else {
+                    escape(word)
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let paragraphs: Vec<String> = text
+        .replace("\r\n", "\n")
+        .split("\n\n")
+        .filter(|p| !p.trim().is_empty())
+        .map(|p| {
+            format!(
+                "<p>{}</p>",
+                p.lines().map(linkify).collect::<Vec<_>>().join("<br>\n")
+            )
+        })
+        .collect();
+    format!(
+        "<!doctype html><html><body style=\"font-family:sans-serif;line-height:1.5\">\n{}\n</body></html>",
+        paragraphs.join("\n")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_escapes_everything_and_links_urls() {
+        let html =
+            text_to_html("Hi <b>Ada</b> & co,\n\nSee https://cal.example.com/sam?a=1&b=2.\nThanks");
+        assert!(
+            html.contains("<p>Hi &lt;b&gt;Ada&lt;/b&gt; &amp; co,</p>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<a href=\"https://cal.example.com/sam?a=1&amp;b=2\">https://cal.example.com/sam?a=1&amp;b=2</a>.<br>"),
+            "{html}"
+        );
+        assert!(!html.contains("<b>"));
+    }
+}

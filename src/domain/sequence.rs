@@ -357,6 +357,7 @@ struct RawStep {
     ai: bool,
     #[serde(default)]
     optional: bool,
+    html: Option<Spanned<bool>>,
 }
 
 /// The voice and offer the AI personaliser writes in.
@@ -384,6 +385,8 @@ pub struct Step {
     pub ai: bool,
     /// Skipped unless a rule activates it (`[rules] nudge_after_open`).
     pub optional: bool,
+    /// Send a text/html alternative next to the plain text (email only).
+    pub html: bool,
     /// Subject template source (email only).
     pub subject: Option<String>,
     /// Body template source.
@@ -529,6 +532,19 @@ impl Sequence {
                     ),
                 ));
             }
+            if let Some(html) = raw_step
+                .html
+                .as_ref()
+                .filter(|h| *h.get_ref() && raw_step.channel != Channel::Email)
+            {
+                return Err(err(
+                    Some(html.span()),
+                    format!(
+                        "only email steps can have html; this step is {}",
+                        raw_step.channel
+                    ),
+                ));
+            }
             if raw_step.channel == Channel::Email && first_email_has_subject.is_none() {
                 first_email_has_subject = Some(raw_step.subject.is_some());
                 if raw_step.subject.is_none() {
@@ -561,6 +577,7 @@ impl Sequence {
                 channel: raw_step.channel,
                 ai: raw_step.ai,
                 optional: raw_step.optional,
+                html: raw_step.html.as_ref().is_some_and(|h| *h.get_ref()),
                 subject,
                 body: raw_step.body.0.clone(),
             });

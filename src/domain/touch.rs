@@ -82,6 +82,9 @@ pub struct Touch {
     /// `List-Unsubscribe` targets (email).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub list_unsubscribe: Vec<String>,
+    /// The text/html alternative, for email steps that ask for one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html: Option<String>,
     /// The channel runs dry: recorded, not sent.
     pub dry_run: bool,
     /// What personalisation did ("personalised", or why the plain text was kept).

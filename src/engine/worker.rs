@@ -24,7 +24,7 @@ use crate::domain::event::{Event, EventKind};
 use crate::domain::lead::{Due, Lead, LeadId};
 use crate::domain::links;
 use crate::domain::mark::{LeadUpdate, reschedule};
-use crate::domain::render::{Message, render_step};
+use crate::domain::render::{Message, render_step, text_to_html};
 use crate::domain::schedule::{in_window, next_open};
 use crate::domain::sequence::{Channel, Days, LocalTime, Sequence, Window};
 use crate::domain::touch::{self, ClaimRefused, Outcome, Touch, TouchState, apply_outcome};
@@ -329,6 +329,7 @@ impl Worker {
                 in_reply_to: c.touch.in_reply_to.clone(),
                 references: c.touch.references.clone(),
                 list_unsubscribe: c.touch.list_unsubscribe.clone(),
+                html: c.touch.html.clone(),
             };
             sends.spawn(async move {
                 let outcome = match c.transport.send(&outgoing).await {
@@ -720,6 +721,7 @@ impl Worker {
             in_reply_to: None,
             references: Vec::new(),
             list_unsubscribe: Vec::new(),
+            html: None,
             dry_run: !transport.is_live(),
             ai_note,
             last_error: None,
@@ -730,6 +732,9 @@ impl Worker {
         if due.channel == Channel::Email {
             self.add_email_furniture(&mut touch)
                 .map_err(|e| e.to_string())?;
+            if seq.steps[step_index].html {
+                touch.html = Some(text_to_html(&touch.message.body));
+            }
         }
         Ok(touch)
     }

@@ -443,6 +443,7 @@ fn a_touch_left_sending_by_a_crash_becomes_in_doubt() {
         in_reply_to: None,
         references: Vec::new(),
         list_unsubscribe: Vec::new(),
+        html: None,
         dry_run: false,
         ai_note: None,
         last_error: None,

@@ -351,3 +351,71 @@ fn ai_failure_sends_the_plain_template_and_says_why() {
     );
     assert!(!note.contains("sk-test-key"));
 }
+
+const HTML_STEP: &str = r#"
+name = "test"
+[window]
+days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+start = "00:00"
+end = "24:00"
+[[steps]]
+id = "hello"
+delay = "0m"
+channel = "email"
+subject = "Hello {{ first_name }}"
+body = "Hi {{ first_name }} at {{ company }}, the guide: {{ booking_url }} Reply stop to opt out."
+html = true
+"#;
+
+#[test]
+fn html_steps_send_a_multipart_alternative_with_lead_values_escaped() {
+    let rt = runtime();
+    let _inside = rt.enter();
+    let sink = SmtpSink::start();
+    let email = EmailTransport::new(&EmailSettings {
+        smtp_url: Secret::from(sink.url().as_str()),
+        from: "Sam <sam@example.com>".into(),
+        ..EmailSettings::default()
+    })
+    .unwrap();
+    let (_dir, _clock, engine) = engine_on_manual_clock(HTML_STEP);
+    let channels = Channels {
+        email: Arc::new(email),
+        sms: dry(Channel::Sms),
+        call: None,
+        personaliser: None,
+    };
+    let worker = Worker::new(engine.clone(), channels, options());
+    engine
+        .add(&nudge::domain::lead::LeadInput {
+            name: "Ada".into(),
+            email: Some("ada@example.com".into()),
+            company: Some("<script>alert(1)</script> & Co".into()),
+            source: "test".into(),
+            sequence: Some("test".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    rt.block_on(worker.run_due()).unwrap();
+    let mail = sink.wait_for_messages(1, std::time::Duration::from_secs(30));
+    // Undo quoted-printable soft breaks and `=` escapes to read the parts.
+    let raw = &mail[0].raw.replace("=\n", "").replace("=3D", "=");
+    assert!(
+        mail[0]
+            .header("Content-Type")
+            .unwrap()
+            .starts_with("multipart/alternative"),
+        "{raw}"
+    );
+    assert!(raw.contains("text/plain"), "{raw}");
+    assert!(raw.contains("text/html"), "{raw}");
+    assert!(
+        raw.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; Co"),
+        "{raw}"
+    );
+    assert!(
+        raw.contains("<a href=\"https://cal.example.com/sam\">"),
+        "links are clickable: {raw}"
+    );
+    assert!(!raw.contains("<script>alert(1)</script> &amp;"), "{raw}");
+}
