@@ -1,0 +1,898 @@
+//! Worker benchmarks against a real SMTP server: Postfix's `smtp-sink` on a
+//! free loopback port, started through the test launcher
+//! (`tests/it/support/smtp_sink.rs`).
+//!
+//! ```text
+//! cargo bench --bench worker                   # everything (3-5 minutes)
+//! cargo bench --bench worker -- speed          # only speed to lead
+//! cargo bench --bench worker -- throughput     # only throughput
+//! benches/worker.sh                            # the same, from any directory
+//! ```
+//!
+//! The worker is wired as `nudge serve` wires it: a store in a temp dir, the
+//! sequence loaded with `Catalog::load`, `Transports::from_config` with
+//! `[email] smtp_url = "smtp://127.0.0.1:PORT?tls=none"`, the worker options
+//! `serve` builds (pace on; `[engine] concurrency`), and `Worker::run` in a
+//! two-thread tokio runtime. Nothing is logged (`NUDGE_LOG=info` turns the
+//! worker's log lines on, to stderr).
+//!
+//! 1. **Speed to lead**: `NUDGE_BENCH_BURST` (100) leads are added with
+//!    `EngineHandle::add` (in-process, i.e. `Engine::add`) in one burst from a
+//!    plain thread while the worker runs. Per lead: the instant the `add`
+//!    call began → the instant `smtp-sink` finished writing that lead's
+//!    message (its dump file's mtime, matched by the `To:` address). Target:
+//!    p50 < 100 ms, p99 < 1 s. Split in two: *add → due* (when the scheduler
+//!    said the first touch is due, from the lead's `TouchScheduled` event) and
+//!    *due → accepted* (the worker and SMTP). The scheduler rounds due times
+//!    up to the next whole minute, so *add → due* is 0–60 s depending on when
+//!    in the minute the burst lands: run k of n starts its burst 0.5 + 60·(k−1)/n
+//!    seconds past a whole minute, and each run can wait up to two minutes.
+//!    Dump-file mtimes come from the kernel's coarse clock: they may read up
+//!    to one tick (4 ms at HZ=250) early, so spans under ~5 ms are imprecise.
+//! 2. **Throughput**: `NUDGE_BENCH_TOUCHES` (1000; `NUDGE_BENCH_TOUCHES_C1`,
+//!    200, at concurrency 1) touches already due when the worker starts; the
+//!    clock stops when every outcome is durable (nothing due, nothing
+//!    `sending`). Against the same sink in the same run, a bare lettre
+//!    program sends equivalent messages (same headers, same sizes: the mean
+//!    dumped size of both is printed) through a pooled `AsyncSmtpTransport`
+//!    with as many in flight; its clock stops when the last send returns.
+//!    Target: nudge ≥ 0.7 × bare. A reference row without target shows the
+//!    same messages over `TCP_NODELAY` sockets ([`nodelay_rate`]): the ~44 ms
+//!    per message both nudge and bare lettre pay is Nagle's algorithm.
+//!
+//! Each measurement runs `NUDGE_BENCH_RUNS` (3) times, each with a fresh sink,
+//! store and connection pool; the summary shows the median of the runs, the
+//! min..max spread and PASS/FAIL per target. Throughput runs alternate which
+//! variant goes first. `NUDGE_BENCH_CONCURRENCY` ("1,8") lists the throughput
+//! concurrencies; `NUDGE_BENCH_SPEED_CONCURRENCY` (8) is the `[engine]
+//! concurrency` for speed to lead.
+//!
+//! Without `--bench` (`cargo test --all-targets`) a tiny smoke version of the
+//! throughput part runs, so the test suite stays fast (it still needs
+//! `smtp-sink`); speed to lead, which can wait a minute, runs there only when
+//! named (`-- speed`).
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
+use lettre::message::{Mailbox, Message};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use nudge::catalog::Catalog;
+use nudge::channels::Transports;
+use nudge::clock::{Clock, SystemClock};
+use nudge::config::Config;
+use nudge::domain::event::EventKind;
+use nudge::domain::lead::{LeadId, LeadInput};
+use nudge::domain::links;
+use nudge::domain::sequence::Channel;
+use nudge::domain::touch::{RetryPolicy, message_id};
+use nudge::engine::worker::{Worker, WorkerOptions};
+use nudge::engine::{Engine, Settings};
+use nudge::handle::EngineHandle;
+use nudge::store::Store;
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+
+#[path = "../tests/it/support/smtp_sink.rs"]
+mod smtp_sink;
+use smtp_sink::SmtpSink;
+
+/// One email step, any day, any hour: every lead is due the moment it exists.
+const SEQUENCE: &str = r#"name = "burst"
+email_footer = "Reply stop and I will not write again."
+[window]
+days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+start = "00:00"
+end = "24:00"
+
+[[steps]]
+id = "only"
+delay = "0m"
+channel = "email"
+subject = "A guide for {{ first_name }}"
+body = "Hi {{ first_name }}, here is the guide you asked for."
+"#;
+
+const FROM: &str = "Sam Seller <sam@example.com>";
+const POSTAL: &str = "Acme Tools, 1 Main St, Springfield";
+const PUBLIC_URL: &str = "https://nudge.example.com";
+const LINK_SECRET: &str = "bench-link-secret";
+/// `[engine] concurrency`'s default, which `nudge serve` uses.
+const SERVE_CONCURRENCY: usize = 8;
+
+fn config_text(smtp_url: &str, concurrency: usize) -> String {
+    format!(
+        r#"[email]
+smtp_url = "{smtp_url}"
+from = "{FROM}"
+postal_address = "{POSTAL}"
+
+[engine]
+concurrency = {concurrency}
+
+[server]
+public_url = "{PUBLIC_URL}"
+link_secret = "{LINK_SECRET}"
+"#
+    )
+}
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    match std::env::var(name) {
+        Ok(v) => v
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}={v} is not a valid value")),
+        Err(_) => default,
+    }
+}
+
+/// The wall clock, read through the crate's clock like everything else.
+fn wall() -> SystemTime {
+    SystemTime::from(SystemClock.now())
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// Nearest-rank percentile of sorted samples.
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    assert!(!sorted.is_empty());
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+/// Median and min..max of per-run values.
+fn summary(values: &[f64]) -> (f64, f64, f64) {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    let median = if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    };
+    (median, v[0], v[n - 1])
+}
+
+/// Engine settings as `nudge serve` derives them from the config.
+fn settings(config: &Config) -> Settings {
+    Settings {
+        default_tz: config.general.default_tz,
+        default_region: config.general.default_region.clone(),
+        sender: config.sender.clone(),
+        retry: RetryPolicy {
+            max_attempts: config.engine.max_attempts.clamp(1, u64::from(u32::MAX)) as u32,
+            base: chrono::Duration::seconds(config.engine.retry_base_secs.clamp(1, 86_400) as i64),
+            cap: chrono::Duration::hours(6),
+        },
+    }
+}
+
+/// Worker options as `nudge serve` builds them (a copy of the private
+/// `cli::worker_options`).
+fn serve_options(config: &Config) -> WorkerOptions {
+    let from = &config.email.from;
+    let address = from
+        .rsplit_once('<')
+        .map(|(_, a)| a.trim_end_matches('>'))
+        .unwrap_or(from)
+        .trim();
+    let domain = address
+        .rsplit_once('@')
+        .map(|(_, d)| d.to_string())
+        .filter(|d| !d.is_empty())
+        .unwrap_or_else(|| "nudge.invalid".to_string());
+    let reply = config
+        .email
+        .reply_to
+        .clone()
+        .unwrap_or_else(|| address.to_string());
+    let unsubscribe = (!config.server.public_url.trim().is_empty()
+        && !config.server.link_secret.is_empty())
+    .then(|| {
+        (
+            config.server.public_url.trim().to_string(),
+            config.server.link_secret.expose().as_bytes().to_vec(),
+        )
+    });
+    let mut daily_caps = std::collections::HashMap::new();
+    daily_caps.insert(Channel::Email, config.email.daily_cap);
+    daily_caps.insert(Channel::Sms, config.sms.daily_cap);
+    WorkerOptions {
+        min_gap: Duration::from_secs(config.engine.min_gap_secs),
+        concurrency: config.engine.concurrency.clamp(1, 256) as usize,
+        rate_per_minute: config.engine.rate_per_minute,
+        daily_caps,
+        message_id_domain: domain,
+        postal_address: config.email.postal_address.clone(),
+        unsubscribe,
+        unsubscribe_mailto: reply
+            .contains('@')
+            .then(|| format!("mailto:{reply}?subject=unsubscribe")),
+        ..WorkerOptions::default()
+    }
+}
+
+/// The runtime `nudge serve` uses.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+/// A fresh engine (store and sequences in a temp dir) and a worker sending
+/// to `sink`, wired as `nudge serve` wires them.
+struct Nudge {
+    engine: Arc<Engine>,
+    worker: Arc<Worker>,
+    _dir: tempfile::TempDir,
+}
+
+impl Nudge {
+    fn new(sink: &SmtpSink, concurrency: usize) -> Nudge {
+        let dir = tempfile::Builder::new()
+            .prefix("nudge-bench-worker-")
+            .tempdir()
+            .expect("temp dir");
+        let sequences = dir.path().join("sequences");
+        std::fs::create_dir_all(&sequences).expect("sequences dir");
+        std::fs::write(sequences.join("burst.toml"), SEQUENCE).expect("write sequence");
+        let config_file = dir.path().join("config.toml");
+        let config = Config::parse(
+            &config_file,
+            &config_text(&sink.url(), concurrency),
+            std::iter::empty::<(String, String)>(),
+        )
+        .expect("bench config");
+        let store = Store::open(
+            &dir.path().join("data"),
+            config.store.cache_mb * 1024 * 1024,
+        )
+        .expect("open store");
+        let catalog = Catalog::load(dir.path()).expect("load sequences");
+        let engine = Arc::new(Engine::new(
+            store,
+            catalog,
+            settings(&config),
+            Arc::new(SystemClock),
+        ));
+        let transports = Transports::from_config(&config).expect("transports");
+        assert!(transports.email.is_live(), "email must go to the sink");
+        let options = serve_options(&config);
+        assert!(options.pace, "nudge serve paces sends");
+        assert_eq!(options.concurrency, concurrency);
+        let worker = Arc::new(Worker::new(engine.clone(), transports.into(), options));
+        Nudge {
+            engine,
+            worker,
+            _dir: dir,
+        }
+    }
+
+    /// Whether every touch has a durable outcome: nothing due, nothing sending.
+    fn settled(&self) -> bool {
+        let store = self.engine.store();
+        store.next_due_at().expect("due head").is_none()
+            && store.sending().expect("sending").is_empty()
+    }
+}
+
+fn lead_input(i: usize) -> LeadInput {
+    LeadInput {
+        name: format!("Lead {i}"),
+        email: Some(format!("lead{i}@example.com")),
+        source: "bench".into(),
+        sequence: Some("burst".into()),
+        ..LeadInput::default()
+    }
+}
+
+/// The lead number from a `To:` header such as `"Lead 7" <lead7@example.com>`.
+fn lead_number(to: &str) -> Option<usize> {
+    let at = to.find("@example.com")?;
+    let start = to[..at].rfind("lead")? + 4;
+    to[start..at].parse().ok()
+}
+
+fn dump_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(dir)
+        .expect("read the sink directory")
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with("msg."))
+        .map(|e| e.path())
+        .collect()
+}
+
+fn clear_dumps(dir: &Path) {
+    for path in dump_files(dir) {
+        std::fs::remove_file(&path).expect("remove a dumped message");
+    }
+}
+
+/// Mean size in bytes of the messages in the sink.
+fn mean_dump_size(dir: &Path) -> f64 {
+    let files = dump_files(dir);
+    let total: u64 = files
+        .iter()
+        .map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
+        .sum();
+    total as f64 / files.len().max(1) as f64
+}
+
+/// Stops the worker and waits for it, failing loudly if it failed.
+fn stop_worker(
+    rt: &tokio::runtime::Runtime,
+    stop: watch::Sender<bool>,
+    handle: tokio::task::JoinHandle<Result<(), nudge::engine::EngineError>>,
+) {
+    stop.send(true).expect("worker still listening");
+    rt.block_on(async {
+        tokio::time::timeout(Duration::from_secs(60), handle)
+            .await
+            .expect("worker stops within 60 s")
+            .expect("worker task")
+            .expect("worker run");
+    });
+}
+
+// ---------------------------------------------------------------------------
+// 1. Speed to lead
+// ---------------------------------------------------------------------------
+
+struct SpeedRun {
+    /// Per-lead latency, add call → server accepted, sorted (ms).
+    latencies: Vec<f64>,
+    /// Per-lead add call → the due instant the scheduler gave it, sorted (ms).
+    scheduled: Vec<f64>,
+    /// Per-lead due instant → server accepted: the worker's part, sorted (ms).
+    worker: Vec<f64>,
+    /// First add → first message accepted (ms).
+    first: f64,
+    /// How long the whole burst of adds took (ms).
+    burst: f64,
+}
+
+/// Sleeps until the wall clock is `phase` seconds past a whole minute.
+fn wait_for_phase(phase: f64) {
+    let since_epoch = wall()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .expect("clock after 1970");
+    let into_minute = since_epoch.as_secs_f64() % 60.0;
+    let wait = (phase - into_minute).rem_euclid(60.0);
+    std::thread::sleep(Duration::from_secs_f64(wait));
+}
+
+/// One burst, started `phase` seconds past a whole minute (the scheduler's
+/// rounding makes the wait for the due time depend on it).
+fn speed_to_lead(leads: usize, concurrency: usize, phase: f64) -> SpeedRun {
+    let sink = SmtpSink::start();
+    let nudge = Nudge::new(&sink, concurrency);
+    let rt = runtime();
+    let (stop, stopped) = watch::channel(false);
+    let worker_task = rt.spawn(nudge.worker.clone().run(stopped));
+    // Let the worker start, find nothing due and go to sleep.
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(nudge.settled(), "nothing due before the burst");
+    wait_for_phase(phase);
+
+    // In-process, as the TUI or a socket client of `nudge serve` adds leads.
+    let mut engine_handle = EngineHandle::Local(nudge.engine.clone());
+    let mut added: Vec<SystemTime> = Vec::with_capacity(leads);
+    let mut ids: Vec<LeadId> = Vec::with_capacity(leads);
+    let burst_start = Instant::now();
+    for i in 0..leads {
+        let input = lead_input(i);
+        added.push(wall());
+        ids.push(engine_handle.add(&input).expect("add a lead"));
+    }
+    let burst = ms(burst_start.elapsed());
+
+    let mail = sink.wait_for_messages(leads, Duration::from_secs(120 + leads as u64));
+    stop_worker(&rt, stop, worker_task);
+    // When the scheduler said each first touch was due (its first event).
+    let due: Vec<SystemTime> = ids
+        .iter()
+        .map(|&id| {
+            let events = nudge.engine.store().events(id).expect("events");
+            events
+                .iter()
+                .find_map(|e| match &e.kind {
+                    EventKind::TouchScheduled { due, .. } => Some(SystemTime::from(*due)),
+                    _ => None,
+                })
+                .expect("the first touch was scheduled")
+        })
+        .collect();
+    // lettre's pool spawns its shutdown on drop: drop it inside the runtime.
+    {
+        let _inside = rt.enter();
+        drop(nudge);
+    }
+    assert_eq!(mail.len(), leads, "one message per lead, no more");
+    let mut accepted = vec![None; leads];
+    for m in &mail {
+        let to = m.header("To").expect("every message has a To header");
+        let i = lead_number(&to).unwrap_or_else(|| panic!("unexpected To: {to}"));
+        let at = std::fs::metadata(&m.path)
+            .and_then(|meta| meta.modified())
+            .expect("dump file mtime");
+        assert!(
+            accepted[i].replace(at).is_none(),
+            "lead {i} got two messages"
+        );
+    }
+    let accepted: Vec<SystemTime> = accepted
+        .into_iter()
+        .map(|at| at.expect("every lead got its message"))
+        .collect();
+    let span = |from: &[SystemTime], to: &[SystemTime]| {
+        let mut v: Vec<f64> = from
+            .iter()
+            .zip(to)
+            .map(|(a, b)| ms(b.duration_since(*a).unwrap_or(Duration::ZERO)))
+            .collect();
+        v.sort_by(f64::total_cmp);
+        v
+    };
+    let latencies = span(&added, &accepted);
+    let scheduled = span(&added, &due);
+    let worker = span(&due, &accepted);
+    let first_accepted = accepted.iter().min().expect("a message");
+    let first = ms(first_accepted
+        .duration_since(added[0])
+        .unwrap_or(Duration::ZERO));
+    SpeedRun {
+        latencies,
+        scheduled,
+        worker,
+        first,
+        burst,
+    }
+}
+
+// ---------------------------------------------------------------------------
+// 2. Throughput
+// ---------------------------------------------------------------------------
+
+/// Seeds `n` leads that are due now, in batches under one flush (fast, and
+/// not what is measured). They are captured two minutes ago: the scheduler
+/// rounds due times up to the whole minute, and this measures sending, not
+/// waiting for the next minute.
+fn seed(engine: &Engine, n: usize) {
+    let now = engine.now() - chrono::Duration::minutes(2);
+    let mut batch = Vec::new();
+    for i in 0..n {
+        let valid = engine.validate(&lead_input(i)).expect("valid lead");
+        batch.push(engine.prepare(valid, Some("burst"), now).expect("prepare"));
+        if batch.len() == 500 || i + 1 == n {
+            engine.store().insert_leads(&batch).expect("insert leads");
+            batch.clear();
+        }
+    }
+    engine.store().flush().expect("flush");
+}
+
+/// nudge's rate: the worker starts with `n` touches due and the clock stops
+/// when every outcome is durable. Returns (touches/s, mean message bytes).
+fn nudge_rate(sink: &SmtpSink, n: usize, concurrency: usize) -> (f64, f64) {
+    clear_dumps(sink.dir());
+    let nudge = Nudge::new(sink, concurrency);
+    seed(&nudge.engine, n);
+    let rt = runtime();
+    let (stop, stopped) = watch::channel(false);
+    let deadline = Instant::now() + Duration::from_secs(120 + n as u64);
+    let start = Instant::now();
+    let worker_task = rt.spawn(nudge.worker.clone().run(stopped));
+    while !nudge.settled() {
+        assert!(
+            Instant::now() < deadline,
+            "nudge did not settle {n} touches"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let elapsed = start.elapsed();
+    stop_worker(&rt, stop, worker_task);
+    let in_doubt = nudge.engine.store().in_doubt().expect("in doubt").len();
+    assert_eq!(in_doubt, 0, "no touch may end in doubt");
+    {
+        let _inside = rt.enter();
+        drop(nudge);
+    }
+    let mail = sink.wait_for_messages(n, Duration::from_secs(60));
+    assert_eq!(mail.len(), n, "every touch reached the sink exactly once");
+    (n as f64 / elapsed.as_secs_f64(), mean_dump_size(sink.dir()))
+}
+
+/// A message equivalent to what nudge sends lead `i`: same headers (From, To
+/// with name, Subject, Date, Message-ID, Content-Type, List-Unsubscribe with
+/// an https and a mailto target, List-Unsubscribe-Post) and body size.
+fn bare_message(i: usize, id: LeadId) -> Message {
+    let token = links::sign(LINK_SECRET.as_bytes(), "unsubscribe", id);
+    let url = format!("{PUBLIC_URL}/u/{token}");
+    let body = format!(
+        "Hi Lead, here is the guide you asked for.\n\nReply stop and I will not write again.\n\n\
+         {POSTAL}\nUnsubscribe: {url}"
+    );
+    Message::builder()
+        .from(FROM.parse().expect("from"))
+        .to(Mailbox::new(
+            Some(format!("Lead {i}")),
+            format!("lead{i}@example.com").parse().expect("to"),
+        ))
+        .subject("A guide for Lead")
+        .date(wall())
+        .message_id(Some(message_id(id, 0, "example.com")))
+        .header(ContentType::TEXT_PLAIN)
+        .raw_header(HeaderValue::new(
+            HeaderName::new_from_ascii_str("List-Unsubscribe"),
+            format!("<{url}>, <mailto:sam@example.com?subject=unsubscribe>"),
+        ))
+        .raw_header(HeaderValue::new(
+            HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),
+            "List-Unsubscribe=One-Click".to_string(),
+        ))
+        .body(body)
+        .expect("build message")
+}
+
+/// The bare lettre rate: a pooled transport, `concurrency` sends in flight,
+/// the clock stops when the last send returns. Returns (messages/s, mean bytes).
+fn bare_rate(sink: &SmtpSink, n: usize, concurrency: usize) -> (f64, f64) {
+    clear_dumps(sink.dir());
+    let ids: Vec<LeadId> = {
+        let mut generator = ulid::Generator::new();
+        (0..n)
+            .map(|_| LeadId(generator.generate().expect("ulid")))
+            .collect()
+    };
+    let port = sink.port();
+    let rt = runtime();
+    let elapsed = rt.block_on(async move {
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("127.0.0.1")
+            .port(port)
+            .timeout(Some(Duration::from_secs(15)))
+            .build();
+        let limit = Arc::new(Semaphore::new(concurrency.max(1)));
+        let mut sends = JoinSet::new();
+        let start = Instant::now();
+        for (i, id) in ids.into_iter().enumerate() {
+            let permit = limit.clone().acquire_owned().await.expect("semaphore");
+            let transport = transport.clone();
+            sends.spawn(async move {
+                let result = transport.send(bare_message(i, id)).await;
+                drop(permit);
+                result
+            });
+            while let Some(done) = sends.try_join_next() {
+                done.expect("send task").expect("bare send");
+            }
+        }
+        while let Some(done) = sends.join_next().await {
+            done.expect("send task").expect("bare send");
+        }
+        start.elapsed()
+    });
+    let mail = sink.wait_for_messages(n, Duration::from_secs(60));
+    assert_eq!(mail.len(), n, "every bare message reached the sink");
+    (n as f64 / elapsed.as_secs_f64(), mean_dump_size(sink.dir()))
+}
+
+/// Reference only (no target): the same messages through lettre's
+/// connection API over sockets with `TCP_NODELAY`, which lettre 0.11.23's
+/// pooled transport cannot set. Its writes end each message with a separate
+/// small `.` write that Nagle's algorithm holds until the server's delayed
+/// ACK (~40 ms) on every message; this shows the rate without that stall.
+/// One connection per in-flight slot, each taking the next message.
+fn nodelay_rate(sink: &SmtpSink, n: usize, concurrency: usize) -> f64 {
+    use lettre::transport::smtp::client::AsyncSmtpConnection;
+    use lettre::transport::smtp::extension::ClientId;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    clear_dumps(sink.dir());
+    let ids: Arc<Vec<LeadId>> = Arc::new({
+        let mut generator = ulid::Generator::new();
+        (0..n)
+            .map(|_| LeadId(generator.generate().expect("ulid")))
+            .collect()
+    });
+    let port = sink.port();
+    let rt = runtime();
+    let elapsed = rt.block_on(async move {
+        let next = Arc::new(AtomicUsize::new(0));
+        let mut slots = JoinSet::new();
+        let start = Instant::now();
+        for _ in 0..concurrency.max(1) {
+            let (next, ids) = (next.clone(), ids.clone());
+            slots.spawn(async move {
+                let stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+                    .await
+                    .expect("connect");
+                stream.set_nodelay(true).expect("TCP_NODELAY");
+                let mut conn = AsyncSmtpConnection::connect_with_transport(
+                    Box::new(stream),
+                    &ClientId::default(),
+                )
+                .await
+                .expect("EHLO");
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= n {
+                        break;
+                    }
+                    let message = bare_message(i, ids[i]);
+                    conn.send(message.envelope(), &message.formatted())
+                        .await
+                        .expect("nodelay send");
+                }
+                let _ = conn.quit().await;
+            });
+        }
+        while let Some(done) = slots.join_next().await {
+            done.expect("nodelay slot");
+        }
+        start.elapsed()
+    });
+    let mail = sink.wait_for_messages(n, Duration::from_secs(60));
+    assert_eq!(mail.len(), n, "every nodelay message reached the sink");
+    n as f64 / elapsed.as_secs_f64()
+}
+
+struct ThroughputRun {
+    nudge: f64,
+    bare: f64,
+    nodelay: f64,
+    nudge_bytes: f64,
+    bare_bytes: f64,
+}
+
+fn throughput(n: usize, concurrency: usize, nudge_first: bool) -> ThroughputRun {
+    let sink = SmtpSink::start();
+    let (nudge, bare) = if nudge_first {
+        let nudge = nudge_rate(&sink, n, concurrency);
+        (nudge, bare_rate(&sink, n, concurrency))
+    } else {
+        let bare = bare_rate(&sink, n, concurrency);
+        (nudge_rate(&sink, n, concurrency), bare)
+    };
+    ThroughputRun {
+        nudge: nudge.0,
+        bare: bare.0,
+        nodelay: nodelay_rate(&sink, n, concurrency),
+        nudge_bytes: nudge.1,
+        bare_bytes: bare.1,
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Driver and summary
+// ---------------------------------------------------------------------------
+
+/// A target: its text and whether a median passes.
+type Target = (&'static str, fn(f64) -> bool);
+
+/// One line of the summary table.
+struct Row {
+    metric: String,
+    values: Vec<f64>,
+    unit: &'static str,
+    target: Option<Target>,
+}
+
+/// One span of speed to lead across runs.
+struct Dist {
+    name: &'static str,
+    /// p50, p90, p99 and max of each run.
+    per_run: [Vec<f64>; 4],
+    /// Every sample of every run.
+    pooled: Vec<f64>,
+}
+
+fn print_summary(runs: usize, rows: &[Row]) {
+    println!();
+    println!("worker benchmarks: median of {runs} run(s), [min..max] across runs");
+    println!(
+        "{:<34} {:>12}  {:<22} {:<12} result",
+        "metric", "median", "spread", "target"
+    );
+    for row in rows {
+        let (median, min, max) = summary(&row.values);
+        let digits = if row.unit == "x" { 2 } else { 1 };
+        let (target, result) = match row.target {
+            Some((text, passes)) => (text, if passes(median) { "PASS" } else { "FAIL" }),
+            None => ("", ""),
+        };
+        println!(
+            "{:<34} {:>9.digits$} {:<2} {:<22} {:<12} {result}",
+            row.metric,
+            median,
+            row.unit,
+            format!("[{min:.digits$}..{max:.digits$}]"),
+            target
+        );
+    }
+}
+
+fn main() {
+    // `NUDGE_LOG=debug` shows what the worker and lettre do; off by default.
+    if let Ok(filter) = std::env::var("NUDGE_LOG") {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_writer(std::io::stderr)
+            .init();
+    }
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let full = args.iter().any(|a| a == "--bench");
+    let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
+    let wanted = |name: &str| {
+        let named = filters.iter().any(|f| name.contains(f.as_str()));
+        // The smoke version skips speed to lead unless it is named.
+        named || (filters.is_empty() && (full || name != "speed"))
+    };
+    // Sequences are also read from `./sequences`; keep the repo's out of it.
+    let scratch = tempfile::tempdir().expect("scratch dir");
+    std::env::set_current_dir(scratch.path()).expect("enter the scratch dir");
+
+    let (runs, burst, touches, touches_c1) = if full {
+        (
+            env_or("NUDGE_BENCH_RUNS", 3usize).max(1),
+            env_or("NUDGE_BENCH_BURST", 100usize).max(1),
+            env_or("NUDGE_BENCH_TOUCHES", 1000usize).max(1),
+            env_or("NUDGE_BENCH_TOUCHES_C1", 200usize).max(1),
+        )
+    } else {
+        (1, 5, 10, 5)
+    };
+    let speed_concurrency = env_or("NUDGE_BENCH_SPEED_CONCURRENCY", SERVE_CONCURRENCY).max(1);
+    let concurrencies: Vec<usize> = env_or("NUDGE_BENCH_CONCURRENCY", "1,8".to_string())
+        .split(',')
+        .map(|c| c.trim().parse().expect("NUDGE_BENCH_CONCURRENCY: numbers"))
+        .collect();
+
+    let mut rows = Vec::new();
+    if wanted("speed") {
+        let mut dists: Vec<Dist> = ["add → accepted", "add → due", "due → accepted"]
+            .into_iter()
+            .map(|name| Dist {
+                name,
+                per_run: Default::default(),
+                pooled: Vec::new(),
+            })
+            .collect();
+        let mut first = Vec::new();
+        for run in 1..=runs {
+            // Bursts spread over the minute, so the runs are not all just
+            // after (or just before) a whole minute.
+            let phase = 0.5 + 60.0 * (run - 1) as f64 / runs as f64;
+            let r = speed_to_lead(burst, speed_concurrency, phase);
+            for (k, samples) in [&r.latencies, &r.scheduled, &r.worker]
+                .into_iter()
+                .enumerate()
+            {
+                let values = [0.5, 0.9, 0.99, 1.0].map(|q| percentile(samples, q));
+                println!(
+                    "speed_to_lead run={run} leads={burst} span=\"{}\" p50={:.1}ms p90={:.1}ms \
+                     p99={:.1}ms max={:.1}ms",
+                    dists[k].name, values[0], values[1], values[2], values[3]
+                );
+                for (slot, v) in dists[k].per_run.iter_mut().zip(values) {
+                    slot.push(v);
+                }
+                dists[k].pooled.extend_from_slice(samples);
+            }
+            println!(
+                "speed_to_lead run={run} burst_at={phase:.1}s_past_the_minute \
+                 first_add_to_first_accepted={:.1}ms burst_of_adds={:.1}ms",
+                r.first, r.burst
+            );
+            first.push(r.first);
+        }
+        for Dist {
+            name,
+            per_run,
+            mut pooled,
+        } in dists
+        {
+            pooled.sort_by(f64::total_cmp);
+            println!(
+                "speed_to_lead pooled span=\"{name}\" n={} p50={:.1}ms p90={:.1}ms p99={:.1}ms max={:.1}ms",
+                pooled.len(),
+                percentile(&pooled, 0.5),
+                percentile(&pooled, 0.9),
+                percentile(&pooled, 0.99),
+                percentile(&pooled, 1.0)
+            );
+            let targeted = name == "add → accepted";
+            let [p50, p90, p99, max] = per_run;
+            rows.push(Row {
+                metric: format!("{name} p50 (c={speed_concurrency})"),
+                values: p50,
+                unit: "ms",
+                target: targeted.then_some(("< 100 ms", (|v| v < 100.0) as fn(f64) -> bool)),
+            });
+            rows.push(Row {
+                metric: format!("{name} p90"),
+                values: p90,
+                unit: "ms",
+                target: None,
+            });
+            rows.push(Row {
+                metric: format!("{name} p99"),
+                values: p99,
+                unit: "ms",
+                target: targeted.then_some(("< 1000 ms", (|v| v < 1000.0) as fn(f64) -> bool)),
+            });
+            rows.push(Row {
+                metric: format!("{name} max"),
+                values: max,
+                unit: "ms",
+                target: None,
+            });
+        }
+        rows.push(Row {
+            metric: "first add → first accepted".into(),
+            values: first,
+            unit: "ms",
+            target: None,
+        });
+    }
+    if wanted("throughput") {
+        for &c in &concurrencies {
+            let n = if c == 1 { touches_c1 } else { touches };
+            let (mut nudge, mut bare, mut ratio, mut nodelay) =
+                (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            for run in 1..=runs {
+                let r = throughput(n, c, run % 2 == 1);
+                println!(
+                    "throughput run={run} concurrency={c} touches={n} nudge={:.1}/s \
+                     bare={:.1}/s ratio={:.2} mean_bytes nudge={:.0} bare={:.0} \
+                     (reference: lettre with TCP_NODELAY {:.1}/s)",
+                    r.nudge,
+                    r.bare,
+                    r.nudge / r.bare,
+                    r.nudge_bytes,
+                    r.bare_bytes,
+                    r.nodelay
+                );
+                nodelay.push(r.nodelay);
+                nudge.push(r.nudge);
+                bare.push(r.bare);
+                ratio.push(r.nudge / r.bare);
+            }
+            rows.push(Row {
+                metric: format!("throughput c={c} nudge ({n})"),
+                values: nudge,
+                unit: "/s",
+                target: None,
+            });
+            rows.push(Row {
+                metric: format!("throughput c={c} bare lettre"),
+                values: bare,
+                unit: "/s",
+                target: None,
+            });
+            rows.push(Row {
+                metric: format!("throughput c={c} nudge/bare"),
+                values: ratio,
+                unit: "x",
+                target: Some((">= 0.70", |v| v >= 0.7)),
+            });
+            rows.push(Row {
+                metric: format!("  reference: lettre TCP_NODELAY c={c}"),
+                values: nodelay,
+                unit: "/s",
+                target: None,
+            });
+        }
+    }
+    if rows.is_empty() {
+        eprintln!("no benchmark matches {filters:?} (use `speed` or `throughput`)");
+        std::process::exit(2);
+    }
+    print_summary(runs, &rows);
+}
