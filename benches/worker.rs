@@ -3,7 +3,7 @@
 //! (`tests/it/support/smtp_sink.rs`).
 //!
 //! ```text
-//! cargo bench --bench worker                   # everything (3-5 minutes)
+//! cargo bench --bench worker                   # everything (~2-3 minutes)
 //! cargo bench --bench worker -- speed          # only speed to lead
 //! cargo bench --bench worker -- throughput     # only throughput
 //! benches/worker.sh                            # the same, from any directory
@@ -23,10 +23,9 @@
 //!    message (its dump file's mtime, matched by the `To:` address). Target:
 //!    p50 < 100 ms, p99 < 1 s. Split in two: *add → due* (when the scheduler
 //!    said the first touch is due, from the lead's `TouchScheduled` event) and
-//!    *due → accepted* (the worker and SMTP). The scheduler rounds due times
-//!    up to the next whole minute, so *add → due* is 0–60 s depending on when
-//!    in the minute the burst lands: run k of n starts its burst 0.5 + 60·(k−1)/n
-//!    seconds past a whole minute, and each run can wait up to two minutes.
+//!    *due → accepted* (the worker and SMTP). *add → due* should be ~0:
+//!    before 1331a80 the scheduler rounded it up to the next whole minute
+//!    (0–60 s).
 //!    Dump-file mtimes come from the kernel's coarse clock: they may read up
 //!    to one tick (4 ms at HZ=250) early, so spans under ~5 ms are imprecise.
 //! 2. **Throughput**: `NUDGE_BENCH_TOUCHES` (1000; `NUDGE_BENCH_TOUCHES_C1`,
@@ -47,10 +46,8 @@
 //! concurrencies; `NUDGE_BENCH_SPEED_CONCURRENCY` (8) is the `[engine]
 //! concurrency` for speed to lead.
 //!
-//! Without `--bench` (`cargo test --all-targets`) a tiny smoke version of the
-//! throughput part runs, so the test suite stays fast (it still needs
-//! `smtp-sink`); speed to lead, which can wait a minute, runs there only when
-//! named (`-- speed`).
+//! Without `--bench` (`cargo test --all-targets`) a tiny smoke version runs
+//! (a few seconds), so the test suite stays fast; it still needs `smtp-sink`.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -358,19 +355,8 @@ struct SpeedRun {
     burst: f64,
 }
 
-/// Sleeps until the wall clock is `phase` seconds past a whole minute.
-fn wait_for_phase(phase: f64) {
-    let since_epoch = wall()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .expect("clock after 1970");
-    let into_minute = since_epoch.as_secs_f64() % 60.0;
-    let wait = (phase - into_minute).rem_euclid(60.0);
-    std::thread::sleep(Duration::from_secs_f64(wait));
-}
-
-/// One burst, started `phase` seconds past a whole minute (the scheduler's
-/// rounding makes the wait for the due time depend on it).
-fn speed_to_lead(leads: usize, concurrency: usize, phase: f64) -> SpeedRun {
+/// One burst of `leads` adds while the worker runs.
+fn speed_to_lead(leads: usize, concurrency: usize) -> SpeedRun {
     let sink = SmtpSink::start();
     let nudge = Nudge::new(&sink, concurrency);
     let rt = runtime();
@@ -379,7 +365,6 @@ fn speed_to_lead(leads: usize, concurrency: usize, phase: f64) -> SpeedRun {
     // Let the worker start, find nothing due and go to sleep.
     std::thread::sleep(Duration::from_millis(300));
     assert!(nudge.settled(), "nothing due before the burst");
-    wait_for_phase(phase);
 
     // In-process, as the TUI or a socket client of `nudge serve` adds leads.
     let mut engine_handle = EngineHandle::Local(nudge.engine.clone());
@@ -461,9 +446,8 @@ fn speed_to_lead(leads: usize, concurrency: usize, phase: f64) -> SpeedRun {
 // ---------------------------------------------------------------------------
 
 /// Seeds `n` leads that are due now, in batches under one flush (fast, and
-/// not what is measured). They are captured two minutes ago: the scheduler
-/// rounds due times up to the whole minute, and this measures sending, not
-/// waiting for the next minute.
+/// not what is measured), captured two minutes ago so that every one is
+/// due when the worker starts.
 fn seed(engine: &Engine, n: usize) {
     let now = engine.now() - chrono::Duration::minutes(2);
     let mut batch = Vec::new();
@@ -729,11 +713,8 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let full = args.iter().any(|a| a == "--bench");
     let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
-    let wanted = |name: &str| {
-        let named = filters.iter().any(|f| name.contains(f.as_str()));
-        // The smoke version skips speed to lead unless it is named.
-        named || (filters.is_empty() && (full || name != "speed"))
-    };
+    let wanted =
+        |name: &str| filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str()));
     // Sequences are also read from `./sequences`; keep the repo's out of it.
     let scratch = tempfile::tempdir().expect("scratch dir");
     std::env::set_current_dir(scratch.path()).expect("enter the scratch dir");
@@ -766,10 +747,7 @@ fn main() {
             .collect();
         let mut first = Vec::new();
         for run in 1..=runs {
-            // Bursts spread over the minute, so the runs are not all just
-            // after (or just before) a whole minute.
-            let phase = 0.5 + 60.0 * (run - 1) as f64 / runs as f64;
-            let r = speed_to_lead(burst, speed_concurrency, phase);
+            let r = speed_to_lead(burst, speed_concurrency);
             for (k, samples) in [&r.latencies, &r.scheduled, &r.worker]
                 .into_iter()
                 .enumerate()
@@ -786,8 +764,7 @@ fn main() {
                 dists[k].pooled.extend_from_slice(samples);
             }
             println!(
-                "speed_to_lead run={run} burst_at={phase:.1}s_past_the_minute \
-                 first_add_to_first_accepted={:.1}ms burst_of_adds={:.1}ms",
+                "speed_to_lead run={run} first_add_to_first_accepted={:.1}ms burst_of_adds={:.1}ms",
                 r.first, r.burst
             );
             first.push(r.first);

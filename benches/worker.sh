@@ -3,7 +3,7 @@
 # build. Prints one line per run, then a summary table: median of the runs,
 # [min..max] spread, PASS/FAIL per target.
 #
-#   benches/worker.sh               # everything (3-5 minutes)
+#   benches/worker.sh               # everything (~2-3 minutes)
 #   benches/worker.sh speed         # 1. speed to lead: 100 leads added in one burst,
 #                                   #    add -> SMTP accepted p50 < 100 ms, p99 < 1 s
 #   benches/worker.sh throughput    # 2. touches/s, nudge vs bare lettre at the same
