@@ -1192,6 +1192,8 @@ fn serve(ctx: &Context_) -> Result<()> {
         .context("starting the async runtime")?;
     let data_dir = ctx.paths.data_dir.clone();
     let socket_engine = engine.clone();
+    let imap_engine = engine.clone();
+    let imap_settings = ctx.config.imap.clone();
     let listen = ctx.config.server.listen.clone();
     let inbound = Arc::new(crate::inbound::Inbound::from_config(
         engine.clone(),
@@ -1223,6 +1225,12 @@ fn serve(ctx: &Context_) -> Result<()> {
                 )))
             }
         };
+        let imap = crate::inbound::imap::Watcher::from_config(imap_engine, &imap_settings)?.map(
+            |watcher| {
+                tracing::info!("{}", watcher.describe());
+                tokio::spawn(watcher.run(stopped.clone()))
+            },
+        );
         let socket = tokio::spawn(crate::handle::serve(
             socket_engine,
             listener,
@@ -1238,6 +1246,9 @@ fn serve(ctx: &Context_) -> Result<()> {
         let _ = socket.await;
         if let Some(http) = http {
             let _ = http.await;
+        }
+        if let Some(imap) = imap {
+            let _ = imap.await;
         }
         result.map_err(anyhow::Error::from)
     })?;

@@ -13,6 +13,7 @@ use crate::domain::toml_pos::locate;
 /// variables (`NUDGE_CONFIG`, `NUDGE_DATA_DIR`) are not config keys.
 pub const SECTIONS: &[&str] = &[
     "general", "sender", "store", "email", "sms", "call", "ai", "engine", "server", "hooks", "tui",
+    "imap",
 ];
 
 /// The whole configuration, defaults filled in.
@@ -49,6 +50,9 @@ pub struct Config {
     /// Webhook secrets.
     #[serde(default)]
     pub hooks: HooksSettings,
+    /// The inbox watched for replies, auto-replies and bounces; off without a URL.
+    #[serde(default)]
+    pub imap: ImapSettings,
     /// The terminal UI: theme, colours, bell.
     #[serde(default)]
     pub tui: TuiSettings,
@@ -342,6 +346,52 @@ pub struct HooksSettings {
     /// Verifies `Calendly-Webhook-Signature` on Calendly booking webhooks.
     #[serde(default)]
     pub calendly_signing_key: Secret,
+}
+
+/// `[imap]`: the founder's inbox, watched inside `nudge serve` so a reply
+/// stops the sequence without anyone pressing a key.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImapSettings {
+    /// `imaps://host:993`, or `imap://127.0.0.1:1143?tls=none` for a local
+    /// server (plain only to localhost). Empty turns the watcher off.
+    #[serde(default)]
+    pub url: String,
+    /// Login name.
+    #[serde(default)]
+    pub user: String,
+    /// Login password; never logged.
+    #[serde(default)]
+    pub password: Secret,
+    /// The folder replies land in.
+    #[serde(default = "default_mailbox")]
+    pub mailbox: String,
+    /// How long an auto-reply without a readable return date postpones the next touch.
+    #[serde(
+        default = "default_ooo_delay_hours",
+        deserialize_with = "number_or_string"
+    )]
+    pub ooo_delay_hours: u64,
+}
+
+fn default_mailbox() -> String {
+    "INBOX".into()
+}
+
+fn default_ooo_delay_hours() -> u64 {
+    72
+}
+
+impl Default for ImapSettings {
+    fn default() -> Self {
+        ImapSettings {
+            url: String::new(),
+            user: String::new(),
+            password: Secret::default(),
+            mailbox: default_mailbox(),
+            ooo_delay_hours: default_ooo_delay_hours(),
+        }
+    }
 }
 
 /// `[general]`.
@@ -680,6 +730,16 @@ listen = "127.0.0.1:8787"
 # Calendly's webhook signing key (Calendly-Webhook-Signature).
 # cal_secret = "..."               # or NUDGE_HOOKS_CAL_SECRET
 # calendly_signing_key = "..."     # or NUDGE_HOOKS_CALENDLY_SIGNING_KEY
+
+[imap]
+# Watch your inbox inside `nudge serve`: a reply stops the lead's sequence, an
+# out-of-office postpones the next touch, a bounce marks the lead bounced.
+# url = "imaps://imap.example.com:993"   # or imap://127.0.0.1:1143?tls=none (localhost only)
+# user = "sam@example.com"
+# password = "..."                       # or NUDGE_IMAP_PASSWORD
+mailbox = "INBOX"
+# Postpone the next touch this long after an auto-reply without a return date.
+ooo_delay_hours = 72
 
 [tui]
 # dark, light, high-contrast, or the name of a file in themes/ (`t` cycles).

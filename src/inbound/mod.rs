@@ -7,6 +7,7 @@
 //! Bad input always gets a 4xx naming the problem, never a 500.
 
 mod booking;
+pub mod imap;
 mod twilio;
 
 use std::collections::BTreeMap;

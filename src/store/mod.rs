@@ -19,6 +19,7 @@
 //! | `idx_in_doubt` | outbox key | – (touches a human must settle) |
 //! | `counters` | channel ++ `/` ++ UTC date | sends that day (u64), for daily caps |
 //! | `idempotency` | source ++ `/` ++ key | lead id (a retried intake post creates one lead) |
+//! | `imap_state` | mailbox name | UIDVALIDITY u32 ++ last handled UID u32 (each message handled once) |
 //! | `meta` | `app`, `schema` | marker, schema version |
 
 mod codec;
@@ -213,6 +214,7 @@ pub struct Store {
     idx_in_doubt: sled::Tree,
     counters: sled::Tree,
     idempotency: sled::Tree,
+    imap_state: sled::Tree,
 }
 
 type Abort = ConflictableTransactionError<StoreError>;
@@ -468,6 +470,7 @@ impl Store {
             idx_in_doubt: db.open_tree("idx_in_doubt")?,
             counters: db.open_tree("counters")?,
             idempotency: db.open_tree("idempotency")?,
+            imap_state: db.open_tree("imap_state")?,
             db,
         };
         migrate::run(&store, &meta)?;
@@ -984,6 +987,25 @@ impl Store {
             let millis = u64::from_be_bytes(key.get(..8)?.try_into().ok()?);
             DateTime::from_timestamp_millis(millis as i64)
         }))
+    }
+
+    /// The IMAP watcher's position in `mailbox`: (UIDVALIDITY, last handled UID).
+    pub fn imap_position(&self, mailbox: &str) -> Result<Option<(u32, u32)>> {
+        Ok(self.imap_state.get(mailbox.as_bytes())?.and_then(|v| {
+            let validity = u32::from_be_bytes(v.get(..4)?.try_into().ok()?);
+            let uid = u32::from_be_bytes(v.get(4..8)?.try_into().ok()?);
+            Some((validity, uid))
+        }))
+    }
+
+    /// Records the IMAP watcher's position and makes it durable, so a
+    /// restart resumes after the last handled message.
+    pub fn set_imap_position(&self, mailbox: &str, validity: u32, uid: u32) -> Result<()> {
+        let mut value = [0u8; 8];
+        value[..4].copy_from_slice(&validity.to_be_bytes());
+        value[4..].copy_from_slice(&uid.to_be_bytes());
+        self.imap_state.insert(mailbox.as_bytes(), &value)?;
+        self.flush()
     }
 
     /// Bytes sled uses on disk.

@@ -6,7 +6,10 @@ mod cli_import;
 mod cli_mark;
 mod cli_seq;
 mod common;
+#[path = "support/dovecot.rs"]
+mod dovecot;
 mod hooks;
+mod imap;
 mod inbound;
 mod serve;
 #[path = "support/smtp_sink.rs"]

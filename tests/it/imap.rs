@@ -1,0 +1,312 @@
+//! The IMAP reply watch against a real Dovecot: a reply, a reply with a
+//! rewritten subject, an out-of-office with a return date and a DSN bounce
+//! each change the right lead, once, even across a restart.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{TimeZone, Utc};
+use nudge::config::{ImapSettings, Secret};
+use nudge::domain::lead::{Lead, LeadId};
+use nudge::domain::sequence::Channel;
+use nudge::domain::status::Status;
+use nudge::engine::Engine;
+use nudge::engine::worker::{Channels, Worker, WorkerOptions};
+use nudge::inbound::imap::{WatchOptions, Watcher};
+
+use crate::dovecot::Dovecot;
+use crate::worker::{add, engine_on_manual_clock};
+
+const SEQUENCE: &str = r#"
+name = "test"
+email_footer = "Reply stop to opt out."
+[window]
+days = ["mon", "tue", "wed", "thu", "fri"]
+start = "09:00"
+end = "17:00"
+
+[[steps]]
+id = "hello"
+delay = "0m"
+channel = "email"
+subject = "Hello {{ first_name }}"
+body = "Hi {{ first_name }}, here is the guide."
+
+[[steps]]
+id = "follow"
+delay = "2d"
+channel = "email"
+body = "Any questions?"
+
+[[steps]]
+id = "bye"
+delay = "3d"
+channel = "email"
+body = "Should I stop?"
+"#;
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Sends every due first touch with dry-run channels, so each lead has an
+/// outbox record carrying its Message-ID.
+fn send_first_touches(rt: &tokio::runtime::Runtime, engine: &Arc<Engine>) {
+    let dry = |c| Arc::new(nudge::channels::DryRunTransport::new(c, "test")) as _;
+    let channels = Channels {
+        email: dry(Channel::Email),
+        sms: dry(Channel::Sms),
+        call: None,
+        personaliser: None,
+    };
+    let options = WorkerOptions {
+        pace: false,
+        message_id_domain: "example.com".into(),
+        ..WorkerOptions::default()
+    };
+    let worker = Worker::new(engine.clone(), channels, options);
+    rt.block_on(worker.run_due()).unwrap();
+}
+
+fn message_id(engine: &Engine, id: LeadId) -> String {
+    engine
+        .store()
+        .touch(id, 0)
+        .unwrap()
+        .and_then(|t| t.message_id)
+        .expect("the first touch carries a Message-ID")
+}
+
+fn watcher(engine: &Arc<Engine>, imap: &Dovecot, use_idle: bool) -> Watcher {
+    let settings = ImapSettings {
+        url: imap.url(),
+        user: imap.user.clone(),
+        password: Secret::from(imap.password.as_str()),
+        mailbox: "INBOX".into(),
+        ooo_delay_hours: 72,
+    };
+    Watcher::from_config(engine.clone(), &settings)
+        .unwrap()
+        .expect("a URL is configured")
+        .with_options(WatchOptions {
+            poll: Duration::from_millis(200),
+            use_idle,
+            backoff_base: Duration::from_millis(100),
+            ..WatchOptions::default()
+        })
+}
+
+fn lead(engine: &Engine, id: LeadId) -> Lead {
+    engine.store().lead(id).unwrap().unwrap()
+}
+
+/// Polls `done` until it holds or `limit` passes; bounded, no timing asserted.
+fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    done()
+}
+
+/// Makes each reply's Message-ID unique.
+static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+fn reply(from: &str, subject: &str, in_reply_to: &str) -> Vec<u8> {
+    format!(
+        "From: {from}\r\nTo: sam@example.com\r\nSubject: {subject}\r\n\
+         Message-ID: <{}.{}@mail.example.org>\r\nIn-Reply-To: {in_reply_to}\r\n\
+         References: {in_reply_to}\r\nDate: Mon, 1 Jun 2026 10:00:00 +0200\r\n\r\n\
+         Sounds good, let's talk.\r\n",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    )
+    .into_bytes()
+}
+
+fn out_of_office(from: &str, in_reply_to: &str, back: &str) -> Vec<u8> {
+    format!(
+        "From: {from}\r\nTo: sam@example.com\r\nSubject: Automatic reply: Hello\r\n\
+         Auto-Submitted: auto-replied\r\nIn-Reply-To: {in_reply_to}\r\n\r\n\
+         I am out of the office and back on {back}. I will answer then.\r\n"
+    )
+    .into_bytes()
+}
+
+fn bounce(recipient: &str, original_id: &str) -> Vec<u8> {
+    format!(
+        "From: Mail Delivery System <MAILER-DAEMON@mx.example.org>\r\n\
+         To: sam@example.com\r\nSubject: Undelivered Mail Returned to Sender\r\n\
+         Auto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\r\n\r\n\
+         --B\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n\
+         --B\r\nContent-Type: message/delivery-status\r\n\r\n\
+         Reporting-MTA: dns; mx.example.org\r\n\r\n\
+         Final-Recipient: rfc822; {recipient}\r\nOriginal-Recipient: rfc822;{recipient}\r\n\
+         Action: failed\r\nStatus: 5.1.1\r\n\
+         Diagnostic-Code: smtp; 550 5.1.1 <{recipient}>: Recipient address rejected\r\n\r\n\
+         --B\r\nContent-Type: text/rfc822-headers\r\n\r\n\
+         From: sam@example.com\r\nTo: {recipient}\r\nSubject: Hello\r\nMessage-ID: {original_id}\r\n\r\n\
+         --B--\r\n"
+    )
+    .into_bytes()
+}
+
+#[test]
+fn replies_auto_replies_and_bounces_each_change_their_lead_once() {
+    let imap = Dovecot::start();
+    let rt = runtime();
+    let (_dir, _clock, engine) = engine_on_manual_clock(SEQUENCE);
+    let ada = add(&engine, "Ada Lovelace", "ada@example.com", None);
+    let bob = add(&engine, "Bob Stone", "bob@example.com", None);
+    let cleo = add(&engine, "Cleo Park", "cleo@example.com", None);
+    let dan = add(&engine, "Dan Moss", "dan@example.com", None);
+    let eve = add(&engine, "Eve Hart", "eve@example.com", None);
+    send_first_touches(&rt, &engine);
+
+    // The first look only records where the mailbox stands.
+    assert_eq!(
+        rt.block_on(watcher(&engine, &imap, true).sync()).unwrap(),
+        vec![]
+    );
+
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let running = rt.spawn(watcher(&engine, &imap, true).run(stopped));
+
+    imap.deliver(&reply(
+        "Ada Lovelace <Ada@Example.com>",
+        "Re: Hello Ada",
+        &message_id(&engine, ada),
+    ));
+    // From another address, subject rewritten: only In-Reply-To matches.
+    imap.deliver(&reply(
+        "bob.private@elsewhere.example",
+        "Budget for Q3",
+        &message_id(&engine, bob),
+    ));
+    imap.deliver(&out_of_office(
+        "cleo@example.com",
+        &message_id(&engine, cleo),
+        "2026-06-15",
+    ));
+    imap.deliver(&bounce("dan@example.com", &message_id(&engine, dan)));
+    imap.deliver(&reply(
+        "stranger@nowhere.example",
+        "Hi",
+        "<unrelated@x.example>",
+    ));
+
+    let back = chrono_tz::Europe::Berlin
+        .with_ymd_and_hms(2026, 6, 15, 0, 0, 0)
+        .unwrap()
+        .with_timezone(&Utc);
+    let postponed = |l: &Lead| l.next.as_ref().is_some_and(|d| d.at >= back);
+    let all_done = wait_until(Duration::from_secs(30), || {
+        lead(&engine, ada).status == Status::Replied
+            && lead(&engine, bob).status == Status::Replied
+            && postponed(&lead(&engine, cleo))
+            && lead(&engine, dan).status == Status::Bounced
+    });
+    stop.send(true).unwrap();
+    rt.block_on(running).unwrap();
+    assert!(
+        all_done,
+        "not every message was handled; dovecot log:\n{}",
+        imap.log()
+    );
+
+    let cleo_lead = lead(&engine, cleo);
+    assert_eq!(
+        cleo_lead.status,
+        Status::Active,
+        "an auto-reply is not a reply"
+    );
+    assert!(postponed(&cleo_lead), "{:?}", cleo_lead.next);
+    assert!(lead(&engine, ada).next.is_none(), "the sequence stopped");
+    assert_eq!(lead(&engine, eve).status, Status::Active);
+    let notes = |id| {
+        engine
+            .show(id)
+            .unwrap()
+            .events
+            .iter()
+            .map(|e| e.kind.describe())
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        notes(bob).iter().any(|n| n.contains("Budget for Q3")),
+        "{:?}",
+        notes(bob)
+    );
+    assert!(
+        notes(dan).iter().any(|n| n.contains("550 5.1.1")),
+        "{:?}",
+        notes(dan)
+    );
+
+    // A restart handles nothing twice: the UID is tracked durably.
+    let counts: Vec<usize> = [ada, bob, cleo, dan, eve]
+        .iter()
+        .map(|id| engine.store().events(*id).unwrap().len())
+        .collect();
+    assert_eq!(
+        rt.block_on(watcher(&engine, &imap, true).sync()).unwrap(),
+        vec![]
+    );
+    let after: Vec<usize> = [ada, bob, cleo, dan, eve]
+        .iter()
+        .map(|id| engine.store().events(*id).unwrap().len())
+        .collect();
+    assert_eq!(counts, after);
+
+    // Without IDLE, polling picks up what arrives next, and only that.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let running = rt.spawn(watcher(&engine, &imap, false).run(stopped));
+    imap.deliver(&reply(
+        "eve@example.com",
+        "Re: Hello Eve",
+        "<none@x.example>",
+    ));
+    let eve_replied = wait_until(Duration::from_secs(30), || {
+        lead(&engine, eve).status == Status::Replied
+    });
+    stop.send(true).unwrap();
+    rt.block_on(running).unwrap();
+    assert!(
+        eve_replied,
+        "polling missed the reply; dovecot log:\n{}",
+        imap.log()
+    );
+    let last = [ada, bob, cleo, dan]
+        .iter()
+        .map(|id| engine.store().events(*id).unwrap().len())
+        .collect::<Vec<_>>();
+    assert_eq!(last, counts[..4]);
+}
+
+#[test]
+fn a_wrong_password_is_reported_without_the_password() {
+    let imap = Dovecot::start();
+    let rt = runtime();
+    let (_dir, _clock, engine) = engine_on_manual_clock(SEQUENCE);
+    let settings = ImapSettings {
+        url: imap.url(),
+        user: imap.user.clone(),
+        password: Secret::from("hunter2-wrong"),
+        mailbox: "INBOX".into(),
+        ooo_delay_hours: 72,
+    };
+    let watcher = Watcher::from_config(engine.clone(), &settings)
+        .unwrap()
+        .unwrap();
+    let err = rt.block_on(watcher.sync()).unwrap_err().to_string();
+    assert!(err.contains("login"), "{err}");
+    assert!(!err.contains("hunter2"), "{err}");
+}
