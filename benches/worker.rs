@@ -63,8 +63,7 @@ use nudge::config::Config;
 use nudge::domain::event::EventKind;
 use nudge::domain::lead::{LeadId, LeadInput};
 use nudge::domain::links;
-use nudge::domain::sequence::Channel;
-use nudge::domain::touch::{RetryPolicy, message_id};
+use nudge::domain::touch::message_id;
 use nudge::engine::worker::{Worker, WorkerOptions};
 use nudge::engine::{Engine, Settings};
 use nudge::handle::EngineHandle;
@@ -155,65 +154,6 @@ fn summary(values: &[f64]) -> (f64, f64, f64) {
     (median, v[0], v[n - 1])
 }
 
-/// Engine settings as `nudge serve` derives them from the config.
-fn settings(config: &Config) -> Settings {
-    Settings {
-        default_tz: config.general.default_tz,
-        default_region: config.general.default_region.clone(),
-        sender: config.sender.clone(),
-        retry: RetryPolicy {
-            max_attempts: config.engine.max_attempts.clamp(1, u64::from(u32::MAX)) as u32,
-            base: chrono::Duration::seconds(config.engine.retry_base_secs.clamp(1, 86_400) as i64),
-            cap: chrono::Duration::hours(6),
-        },
-    }
-}
-
-/// Worker options as `nudge serve` builds them (a copy of the private
-/// `cli::worker_options`).
-fn serve_options(config: &Config) -> WorkerOptions {
-    let from = &config.email.from;
-    let address = from
-        .rsplit_once('<')
-        .map(|(_, a)| a.trim_end_matches('>'))
-        .unwrap_or(from)
-        .trim();
-    let domain = address
-        .rsplit_once('@')
-        .map(|(_, d)| d.to_string())
-        .filter(|d| !d.is_empty())
-        .unwrap_or_else(|| "nudge.invalid".to_string());
-    let reply = config
-        .email
-        .reply_to
-        .clone()
-        .unwrap_or_else(|| address.to_string());
-    let unsubscribe = (!config.server.public_url.trim().is_empty()
-        && !config.server.link_secret.is_empty())
-    .then(|| {
-        (
-            config.server.public_url.trim().to_string(),
-            config.server.link_secret.expose().as_bytes().to_vec(),
-        )
-    });
-    let mut daily_caps = std::collections::HashMap::new();
-    daily_caps.insert(Channel::Email, config.email.daily_cap);
-    daily_caps.insert(Channel::Sms, config.sms.daily_cap);
-    WorkerOptions {
-        min_gap: Duration::from_secs(config.engine.min_gap_secs),
-        concurrency: config.engine.concurrency.clamp(1, 256) as usize,
-        rate_per_minute: config.engine.rate_per_minute,
-        daily_caps,
-        message_id_domain: domain,
-        postal_address: config.email.postal_address.clone(),
-        unsubscribe,
-        unsubscribe_mailto: reply
-            .contains('@')
-            .then(|| format!("mailto:{reply}?subject=unsubscribe")),
-        ..WorkerOptions::default()
-    }
-}
-
 /// The runtime `nudge serve` uses.
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -256,12 +196,12 @@ impl Nudge {
         let engine = Arc::new(Engine::new(
             store,
             catalog,
-            settings(&config),
+            Settings::from_config(&config),
             Arc::new(SystemClock),
         ));
         let transports = Transports::from_config(&config).expect("transports");
         assert!(transports.email.is_live(), "email must go to the sink");
-        let options = serve_options(&config);
+        let options = WorkerOptions::from_config(&config);
         assert!(options.pace, "nudge serve paces sends");
         assert_eq!(options.concurrency, concurrency);
         let worker = Arc::new(Worker::new(engine.clone(), transports.into(), options));

@@ -22,9 +22,8 @@ use crate::domain::lint::{lint, sample_lead};
 use crate::domain::mark::Mark;
 use crate::domain::render::Message;
 use crate::domain::schedule::PlannedTouch;
-use crate::domain::sequence::Channel;
 use crate::domain::status::Status;
-use crate::domain::touch::{Resolution, RetryPolicy, TouchState};
+use crate::domain::touch::{Resolution, TouchState};
 use crate::engine::worker::{Worker, WorkerOptions};
 use crate::engine::{Engine, LeadView, Settings};
 use crate::export::Format;
@@ -330,20 +329,7 @@ struct Context_ {
 
 impl Context_ {
     fn settings(&self) -> Settings {
-        Settings {
-            default_tz: self.config.general.default_tz,
-            default_region: self.config.general.default_region.clone(),
-            sender: self.config.sender.clone(),
-            retry: RetryPolicy {
-                max_attempts: self
-                    .config
-                    .engine
-                    .max_attempts
-                    .clamp(1, u64::from(u32::MAX)) as u32,
-                base: Duration::seconds(self.config.engine.retry_base_secs.clamp(1, 86_400) as i64),
-                cap: Duration::hours(6),
-            },
-        }
+        Settings::from_config(&self.config)
     }
 
     fn store(&self) -> Result<Store> {
@@ -1088,50 +1074,6 @@ fn resolve(ctx: &Context_, args: &ResolveArgs, out: &mut impl Write) -> Result<(
     Ok(())
 }
 
-/// Worker limits and message furniture from the config.
-fn worker_options(config: &Config) -> WorkerOptions {
-    let from = &config.email.from;
-    let address = from
-        .rsplit_once('<')
-        .map(|(_, a)| a.trim_end_matches('>'))
-        .unwrap_or(from)
-        .trim();
-    let domain = address
-        .rsplit_once('@')
-        .map(|(_, d)| d.to_string())
-        .filter(|d| !d.is_empty())
-        .unwrap_or_else(|| "nudge.invalid".to_string());
-    let reply = config
-        .email
-        .reply_to
-        .clone()
-        .unwrap_or_else(|| address.to_string());
-    let unsubscribe = (!config.server.public_url.trim().is_empty()
-        && !config.server.link_secret.is_empty())
-    .then(|| {
-        (
-            config.server.public_url.trim().to_string(),
-            config.server.link_secret.expose().as_bytes().to_vec(),
-        )
-    });
-    let mut daily_caps = std::collections::HashMap::new();
-    daily_caps.insert(Channel::Email, config.email.daily_cap);
-    daily_caps.insert(Channel::Sms, config.sms.daily_cap);
-    WorkerOptions {
-        min_gap: std::time::Duration::from_secs(config.engine.min_gap_secs),
-        concurrency: config.engine.concurrency.clamp(1, 256) as usize,
-        rate_per_minute: config.engine.rate_per_minute,
-        daily_caps,
-        message_id_domain: domain,
-        postal_address: config.email.postal_address.clone(),
-        unsubscribe,
-        unsubscribe_mailto: reply
-            .contains('@')
-            .then(|| format!("mailto:{reply}?subject=unsubscribe")),
-        ..WorkerOptions::default()
-    }
-}
-
 /// Logs to `nudge.log` in the data dir and, unless a TUI owns the screen, to
 /// stderr; `NUDGE_LOG` sets the filter (default `info`). Returns the guard
 /// that flushes the file on drop.
@@ -1183,7 +1125,7 @@ fn serve(ctx: &Context_) -> Result<()> {
     let worker = Arc::new(Worker::new(
         engine.clone(),
         transports.into(),
-        worker_options(&ctx.config),
+        WorkerOptions::from_config(&ctx.config),
     ));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -1322,7 +1264,7 @@ fn tui(ctx: &Context_) -> Result<()> {
     let worker = Arc::new(Worker::new(
         engine.clone(),
         transports.into(),
-        worker_options(&ctx.config),
+        WorkerOptions::from_config(&ctx.config),
     ));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -38,6 +38,24 @@ pub struct Settings {
     pub retry: RetryPolicy,
 }
 
+impl Settings {
+    /// The engine's settings from the config (retry waits clamped to sane bounds).
+    pub fn from_config(config: &crate::config::Config) -> Settings {
+        Settings {
+            default_tz: config.general.default_tz,
+            default_region: config.general.default_region.clone(),
+            sender: config.sender.clone(),
+            retry: RetryPolicy {
+                max_attempts: config.engine.max_attempts.clamp(1, u64::from(u32::MAX)) as u32,
+                base: chrono::Duration::seconds(
+                    config.engine.retry_base_secs.clamp(1, 86_400) as i64
+                ),
+                cap: chrono::Duration::hours(6),
+            },
+        }
+    }
+}
+
 /// Why a command failed, in words for the person who ran it.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {

@@ -80,6 +80,54 @@ pub struct WorkerOptions {
     pub pace: bool,
 }
 
+impl WorkerOptions {
+    /// Limits and message furniture as `nudge serve` derives them from the
+    /// config: caps, pacing, the Message-ID domain (from `[email] from`), the
+    /// postal address and signed unsubscribe links.
+    pub fn from_config(config: &crate::config::Config) -> WorkerOptions {
+        let from = &config.email.from;
+        let address = from
+            .rsplit_once('<')
+            .map(|(_, a)| a.trim_end_matches('>'))
+            .unwrap_or(from)
+            .trim();
+        let domain = address
+            .rsplit_once('@')
+            .map(|(_, d)| d.to_string())
+            .filter(|d| !d.is_empty())
+            .unwrap_or_else(|| "nudge.invalid".to_string());
+        let reply = config
+            .email
+            .reply_to
+            .clone()
+            .unwrap_or_else(|| address.to_string());
+        let unsubscribe = (!config.server.public_url.trim().is_empty()
+            && !config.server.link_secret.is_empty())
+        .then(|| {
+            (
+                config.server.public_url.trim().to_string(),
+                config.server.link_secret.expose().as_bytes().to_vec(),
+            )
+        });
+        let mut daily_caps = std::collections::HashMap::new();
+        daily_caps.insert(Channel::Email, config.email.daily_cap);
+        daily_caps.insert(Channel::Sms, config.sms.daily_cap);
+        WorkerOptions {
+            min_gap: StdDuration::from_secs(config.engine.min_gap_secs),
+            concurrency: config.engine.concurrency.clamp(1, 256) as usize,
+            rate_per_minute: config.engine.rate_per_minute,
+            daily_caps,
+            message_id_domain: domain,
+            postal_address: config.email.postal_address.clone(),
+            unsubscribe,
+            unsubscribe_mailto: reply
+                .contains('@')
+                .then(|| format!("mailto:{reply}?subject=unsubscribe")),
+            ..WorkerOptions::default()
+        }
+    }
+}
+
 impl Default for WorkerOptions {
     fn default() -> Self {
         WorkerOptions {
