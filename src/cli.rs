@@ -1103,46 +1103,66 @@ fn init_logging(
 }
 
 fn serve(ctx: &Context_) -> Result<()> {
-    let transports = Transports::from_config(&ctx.config)?;
     let engine = Arc::new(ctx.engine()?);
     let _log = init_logging(&ctx.paths.data_dir, true)?;
-    let mut lines = vec![
-        format!("{}", transports.email.describe()),
-        format!("{}", transports.sms.describe()),
-    ];
-    lines.push(match &transports.call {
-        Some(call) => call.describe(),
-        None => "call: tasks for you (`nudge mark ID called`)".to_string(),
-    });
-    lines.push(match &transports.llm {
-        Some(llm) => llm.describe(),
-        None => "ai: off (plain templates)".to_string(),
-    });
     tracing::info!(data_dir = %ctx.paths.data_dir.display(), "nudge serve starting");
-    for line in &lines {
-        tracing::info!("{line}");
-    }
-    let worker = Arc::new(Worker::new(
-        engine.clone(),
-        transports.into(),
-        WorkerOptions::from_config(&ctx.config),
-    ));
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let runtime = async_runtime()?;
+    runtime.block_on(async {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let services = Services::start(ctx, engine.clone(), stopped, true).await?;
+        tokio::spawn(async move {
+            wait_for_stop_signal().await;
+            tracing::info!("stopping: finishing in-flight sends");
+            let _ = stop.send(true);
+        });
+        services.join().await
+    })?;
+    engine.store().flush()?;
+    tracing::info!("stopped cleanly");
+    Ok(())
+}
+
+/// The multi-threaded runtime the engine's services run on (2 cores is the
+/// target machine).
+fn async_runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .context("starting the async runtime")?;
-    let data_dir = ctx.paths.data_dir.clone();
-    let socket_engine = engine.clone();
-    let imap_engine = engine.clone();
-    let imap_settings = ctx.config.imap.clone();
-    let listen = ctx.config.server.listen.clone();
-    let inbound = Arc::new(crate::inbound::Inbound::from_config(
-        engine.clone(),
-        &ctx.config,
-    ));
-    runtime.block_on(async move {
-        let listener = crate::handle::bind(&data_dir).with_context(|| {
+        .context("starting the async runtime")
+}
+
+/// Everything the process that owns the database runs beside the engine:
+/// the worker, the EngineHandle socket, the inbound HTTP server and the IMAP
+/// watch. Started the same way by `nudge serve` and by the in-process TUI.
+struct Services {
+    worker: tokio::task::JoinHandle<Result<(), crate::engine::EngineError>>,
+    others: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Services {
+    /// Starts every service; they stop when `stopped` turns true. With
+    /// `http_required`, a port that cannot be bound is an error; otherwise
+    /// (the TUI) it is logged and the rest runs without HTTP.
+    async fn start(
+        ctx: &Context_,
+        engine: Arc<Engine>,
+        stopped: tokio::sync::watch::Receiver<bool>,
+        http_required: bool,
+    ) -> Result<Services> {
+        let transports = Transports::from_config(&ctx.config)?;
+        tracing::info!("{}", transports.email.describe());
+        tracing::info!("{}", transports.sms.describe());
+        match &transports.call {
+            Some(call) => tracing::info!("{}", call.describe()),
+            None => tracing::info!("call: tasks for you (`nudge mark ID called`)"),
+        }
+        match &transports.llm {
+            Some(llm) => tracing::info!("{}", llm.describe()),
+            None => tracing::info!("ai: off (plain templates)"),
+        }
+        let data_dir = ctx.paths.data_dir.clone();
+        let socket = crate::handle::bind(&data_dir).with_context(|| {
             format!(
                 "cannot listen on {}",
                 crate::handle::socket_path(&data_dir).display()
@@ -1152,51 +1172,65 @@ fn serve(ctx: &Context_) -> Result<()> {
             socket = %crate::handle::socket_path(&data_dir).display(),
             "other nudge commands on this data dir talk to this process"
         );
-        let (stop, stopped) = tokio::sync::watch::channel(false);
-        let http = match listen.as_str().trim() {
-            "" => None,
-            address => {
-                let listener = tokio::net::TcpListener::bind(address)
-                    .await
-                    .with_context(|| format!("cannot listen on {address} ([server] listen)"))?;
-                tracing::info!(address, "inbound HTTP: intake, unsubscribe, webhooks");
-                Some(tokio::spawn(crate::inbound::launch(
-                    listener,
-                    inbound,
-                    stopped.clone(),
-                )))
-            }
-        };
-        let imap = crate::inbound::imap::Watcher::from_config(imap_engine, &imap_settings)?.map(
-            |watcher| {
-                tracing::info!("{}", watcher.describe());
-                tokio::spawn(watcher.run(stopped.clone()))
-            },
-        );
-        let socket = tokio::spawn(crate::handle::serve(
-            socket_engine,
-            listener,
-            data_dir.clone(),
+        let mut others = vec![tokio::spawn(crate::handle::serve(
+            engine.clone(),
+            socket,
+            data_dir,
             stopped.clone(),
+        ))];
+        let address = ctx.config.server.listen.trim();
+        if !address.is_empty() {
+            match tokio::net::TcpListener::bind(address).await {
+                Ok(listener) => {
+                    tracing::info!(address, "inbound HTTP: intake, unsubscribe, webhooks");
+                    let inbound = Arc::new(crate::inbound::Inbound::from_config(
+                        engine.clone(),
+                        &ctx.config,
+                    ));
+                    let http = crate::inbound::launch(listener, inbound, stopped.clone());
+                    others.push(tokio::spawn(async move {
+                        if let Err(e) = http.await {
+                            tracing::error!(error = %e, "inbound HTTP stopped");
+                        }
+                    }));
+                }
+                Err(e) if http_required => {
+                    return Err(anyhow::Error::from(e)
+                        .context(format!("cannot listen on {address} ([server] listen)")));
+                }
+                Err(e) => {
+                    tracing::warn!(address, error = %e, "inbound HTTP not started ([server] listen)")
+                }
+            }
+        }
+        if let Some(watcher) =
+            crate::inbound::imap::Watcher::from_config(engine.clone(), &ctx.config.imap)?
+        {
+            tracing::info!("{}", watcher.describe());
+            others.push(tokio::spawn(watcher.run(stopped.clone())));
+        }
+        let worker = Arc::new(Worker::new(
+            engine,
+            transports.into(),
+            WorkerOptions::from_config(&ctx.config),
         ));
-        tokio::spawn(async move {
-            wait_for_stop_signal().await;
-            tracing::info!("stopping: finishing in-flight sends");
-            let _ = stop.send(true);
-        });
-        let result = worker.run(stopped).await;
-        let _ = socket.await;
-        if let Some(http) = http {
-            let _ = http.await;
+        Ok(Services {
+            worker: tokio::spawn(worker.run(stopped)),
+            others,
+        })
+    }
+
+    /// Waits for every service to finish (after the stop signal).
+    async fn join(self) -> Result<()> {
+        let result = self.worker.await;
+        for task in self.others {
+            let _ = task.await;
         }
-        if let Some(imap) = imap {
-            let _ = imap.await;
+        match result {
+            Ok(result) => Ok(result?),
+            Err(e) => Err(anyhow::anyhow!("the worker task failed: {e}")),
         }
-        result.map_err(anyhow::Error::from)
-    })?;
-    engine.store().flush()?;
-    tracing::info!("stopped cleanly");
-    Ok(())
+    }
 }
 
 /// The TUI's settings from the config: keys, themes, bell, the board's sequence.
@@ -1256,52 +1290,22 @@ fn tui(ctx: &Context_) -> Result<()> {
         )?;
         return Ok(());
     }
-    let transports = Transports::from_config(&ctx.config)?;
     let engine = Arc::new(ctx.engine()?);
     let _log = init_logging(&data_dir, false)?;
     tracing::info!(data_dir = %data_dir.display(), "nudge TUI starting with the engine in-process");
     let config = tui_config(ctx, engine.catalog(), Arc::new(SystemClock), "local")?;
-    let worker = Arc::new(Worker::new(
-        engine.clone(),
-        transports.into(),
-        WorkerOptions::from_config(&ctx.config),
-    ));
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let runtime = async_runtime()?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let listener = {
-        let _enter = runtime.enter();
-        crate::handle::bind(&data_dir).with_context(|| {
-            format!(
-                "cannot listen on {}",
-                crate::handle::socket_path(&data_dir).display()
-            )
-        })?
-    };
-    let socket = runtime.spawn(crate::handle::serve(
-        engine.clone(),
-        listener,
-        data_dir.clone(),
-        stopped.clone(),
-    ));
-    let work = runtime.spawn(worker.run(stopped));
+    let services = runtime.block_on(Services::start(ctx, engine.clone(), stopped, false))?;
     let result = crate::tui::run_terminal(
         EngineHandle::Local(engine.clone()),
         Subscription::Local(engine.subscribe()),
         config,
     );
     let _ = stop.send(true);
-    runtime.block_on(async {
-        let _ = socket.await;
-        match work.await {
-            Ok(Err(e)) => tracing::error!(error = %e, "worker stopped with an error"),
-            Err(e) => tracing::error!(error = %e, "worker task failed"),
-            Ok(Ok(())) => {}
-        }
-    });
+    if let Err(e) = runtime.block_on(services.join()) {
+        tracing::error!(error = %e, "the engine stopped with an error");
+    }
     engine.store().flush()?;
     result?;
     Ok(())
