@@ -1,69 +1,57 @@
-//! Email over SMTP with lettre's pooled async transport (rustls).
+//! Email over SMTP: lettre builds the message and speaks SMTP over our own
+//! pooled connections (`smtp_pool`, which sets `TCP_NODELAY`), with rustls.
 //!
 //! # Classifying failures (read before changing `classify`)
 //!
 //! A touch must go out at most once, so the question for every error is
-//! "could the server have accepted the message?". lettre 0.11 does not say
-//! in which SMTP phase an error happened, so we reason from its error kinds
-//! (`lettre-0.11.23/src/transport/smtp/{error.rs,client/async_connection.rs}`):
+//! "could the server have accepted the message?". `smtp_pool::transact`
+//! records how far the transaction got, and that decides:
 //!
-//! * **A reply code** (`status()` is `Some`) is the server's definite word,
-//!   whatever the phase: 4xx → transient, 5xx → permanent. That includes a
-//!   4xx/5xx *after the final dot*: the server answered, and it said no.
-//!   Exception: 530/534/535/538 are authentication failures, i.e. our own
-//!   configuration, not this lead, so they are transient (retried, then
-//!   failed visibly) instead of stopping email for every lead.
-//! * **Connection errors** (lettre's `Kind::Connection`: DNS, TCP connect
-//!   refused or timed out, TLS handshake) and **TLS errors** (`is_tls()`)
-//!   only arise while opening a connection, before `MAIL FROM`: transient.
-//!   lettre has no `is_connection()`, so we recognise the kind by its
-//!   `Display` prefix and by an `io::ErrorKind::ConnectionRefused` cause; a
-//!   unit test against a closed port pins this.
-//! * **Client errors** (`is_client()`: STARTTLS not offered, no usable AUTH
-//!   mechanism, non-ASCII address without SMTPUTF8) are raised before any
-//!   message byte is written: transient, with the reason for the human.
-//! * **Everything else has no status**: an I/O error (`Kind::Network`) or
-//!   an EOF/garbled reply (`Kind::Response`, e.g. "incomplete response").
-//!   These can happen while reading the reply to the final dot — the server
-//!   may have queued the message and then lost the connection — and lettre
-//!   does not tell that apart from a drop after `RCPT`. So they are **in
-//!   doubt**. This is conservative: a drop before `DATA` is also reported in
-//!   doubt (a test pins that too). Stale pooled connections do not cause
-//!   false alarms: the pool checks an idle connection with `NOOP` before
-//!   reusing it.
-//! * **Our own send timeout** (lettre's async client has no read timeout,
-//!   so a silent server would hang the worker) is in doubt as well. The
-//!   cancelled connection may be mid-transaction; returned to the pool it
-//!   could pair later replies with the wrong commands, so the whole pool is
-//!   shut down (before the timed-out send lets go of its connection, which
-//!   lettre then aborts instead of parking) and rebuilt on the next send.
+//! * **Connecting** (DNS, TCP, TLS, greeting, EHLO, STARTTLS, AUTH, or the
+//!   `NOOP` that checks a pooled connection): nothing was sent, so every
+//!   failure is transient, a reply code included: a server that turns us
+//!   away says nothing about this lead. 530/534/535/538 get a hint to check
+//!   the credentials.
+//! * **`MAIL FROM`**: 4xx is transient; 5xx means the server refuses our
+//!   sender, which is our configuration and not this lead, so it is
+//!   transient too (retried, then failed visibly) with a hint.
+//! * **`RCPT TO` and `DATA`**: the server's word on this recipient: 4xx is
+//!   transient, 5xx permanent (the address is bad). An I/O error or a
+//!   missing reply here is transient: the message was not written yet.
+//! * **The message and the final dot**: a reply code is the server's
+//!   definite word (4xx transient, 5xx permanent). Anything without a code,
+//!   an I/O error or an EOF, may have come after the server queued the
+//!   message, so it is **in doubt**.
+//! * **Our own send timeout** (lettre's client has no read timeout, so a
+//!   silent server would hang the worker) follows the same rule by phase:
+//!   transient before the message was written, in doubt after. The cut-off
+//!   connection is dropped, never parked, so no later send can read a stale
+//!   reply.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use lettre::Address;
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, Message, MultiPart};
+use lettre::transport::smtp::Error as SmtpError;
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::client::TlsParameters;
 use lettre::transport::smtp::extension::ClientId;
 use lettre::transport::smtp::response::Response;
-use lettre::transport::smtp::{AsyncSmtpTransportBuilder, Error as SmtpError};
-use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
+use super::smtp_pool::{self, ConnectError, Connector, Phase, Pool, Progress, Protection};
 use super::{ChannelError, Outgoing, Receipt, SendError, Transport, redact};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{EmailSettings, Secret};
 
-/// Limit for opening a TCP connection (lettre applies it to connect only).
+/// Limit for resolving and opening a TCP connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Limit for one whole send, connection included. RFC 5321 allows servers
 /// up to 10 minutes after the final dot; two is plenty in practice and keeps
 /// a stuck server from stalling the worker. Hitting it is in doubt.
 pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(120);
-
-/// Longest wait for a discarded pool to close its idle connections.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// SMTP replies that mean "your credentials or auth setup are wrong".
 const AUTH_FAILURES: &[u16] = &[530, 534, 535, 538];
@@ -197,11 +185,8 @@ fn parse_smtp_url(smtp_url: &Secret) -> Result<Endpoint, ChannelError> {
 
 /// Sends email through one SMTP server, reusing connections.
 pub struct EmailTransport {
-    /// Everything needed to (re)build the pool; holds the credentials.
-    builder: AsyncSmtpTransportBuilder,
-    /// The live pool, built on first use (lettre spawns its cleanup task,
-    /// which needs the runtime) and discarded after a timeout.
-    pool: Mutex<PoolSlot>,
+    /// Open connections and how to open more; holds the credentials.
+    pool: Pool,
     /// `From:` header and envelope sender.
     from: Mailbox,
     /// `Reply-To:` when replies should go elsewhere.
@@ -214,13 +199,6 @@ pub struct EmailTransport {
     send_timeout: Duration,
     /// Source of the `Date:` header; the crate reads time only through a clock.
     clock: Arc<dyn Clock>,
-}
-
-/// The current pool and a generation number, so a timed-out send discards
-/// only the pool it used, not a fresh one another send already rebuilt.
-struct PoolSlot {
-    generation: u64,
-    current: Option<AsyncSmtpTransport<Tokio1Executor>>,
 }
 
 impl std::fmt::Debug for EmailTransport {
@@ -269,36 +247,39 @@ impl EmailTransport {
             Some(r) if !r.is_empty() => Some(parse_mailbox("reply_to", r)?),
             _ => None,
         };
-        let tls_parameters = || {
+        let tls_error = |e: String| ChannelError::SmtpUrl(format!("cannot set up TLS: {e}"));
+        let starttls = |required: bool| {
             TlsParameters::new(endpoint.host.clone())
-                .map_err(|e| ChannelError::SmtpUrl(format!("cannot set up TLS: {e}")))
+                .map(|parameters| Protection::StartTls {
+                    parameters,
+                    required,
+                })
+                .map_err(|e| tls_error(e.to_string()))
         };
-        let tls = match endpoint.security {
-            Security::ImplicitTls => Tls::Wrapper(tls_parameters()?),
-            Security::StartTls => Tls::Required(tls_parameters()?),
-            Security::Opportunistic => Tls::Opportunistic(tls_parameters()?),
-            Security::Plain => Tls::None,
+        let protection = match endpoint.security {
+            Security::ImplicitTls => Protection::implicit_tls(&endpoint.host).map_err(tls_error)?,
+            Security::StartTls => starttls(true)?,
+            Security::Opportunistic => starttls(false)?,
+            Security::Plain => Protection::Plain,
         };
-        let mut builder =
-            AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(endpoint.host.clone())
-                .port(endpoint.port)
-                .tls(tls)
-                .timeout(Some(CONNECT_TIMEOUT));
-        if let Some(name) = &endpoint.hello_name {
-            builder = builder.hello_name(ClientId::Domain(name.clone()));
-        }
         let mut password = Secret::default();
-        if let Some((user, pass)) = &endpoint.credentials {
-            builder =
-                builder.credentials(Credentials::new(user.clone(), pass.expose().to_string()));
+        let credentials = endpoint.credentials.as_ref().map(|(user, pass)| {
             password = pass.clone();
-        }
+            Credentials::new(user.clone(), pass.expose().to_string())
+        });
+        let connector = Connector {
+            host: endpoint.host.clone(),
+            port: endpoint.port,
+            protection,
+            hello: endpoint
+                .hello_name
+                .clone()
+                .map_or_else(ClientId::default, ClientId::Domain),
+            credentials,
+            connect_timeout: CONNECT_TIMEOUT,
+        };
         Ok(EmailTransport {
-            builder,
-            pool: Mutex::new(PoolSlot {
-                generation: 0,
-                current: None,
-            }),
+            pool: Pool::new(connector),
             from,
             reply_to,
             endpoint: format!("{} ({})", endpoint.display(), endpoint.security.label()),
@@ -403,35 +384,6 @@ impl EmailTransport {
             reason: format!("cannot build the email: {e}"),
         })
     }
-
-    /// The current pool (building it if needed) and its generation.
-    fn checkout(&self) -> (u64, AsyncSmtpTransport<Tokio1Executor>) {
-        let mut slot = self.pool.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(transport) = &slot.current {
-            return (slot.generation, transport.clone());
-        }
-        let transport = self.builder.clone().build::<Tokio1Executor>();
-        slot.generation += 1;
-        slot.current = Some(transport.clone());
-        (slot.generation, transport)
-    }
-
-    /// Drops pool `generation` so no connection with an unread reply is reused.
-    async fn discard(&self, generation: u64) {
-        let old = {
-            let mut slot = self.pool.lock().unwrap_or_else(|e| e.into_inner());
-            if slot.generation == generation {
-                slot.current.take()
-            } else {
-                None
-            }
-        };
-        if let Some(old) = old {
-            // Shutting down QUITs idle connections; a silent server must not
-            // stretch the send past its timeout by more than this.
-            let _ = tokio::time::timeout(SHUTDOWN_GRACE, old.shutdown()).await;
-        }
-    }
 }
 
 /// The queue id from a reply such as `250 2.0.0 Ok: queued as 4Xk2…`.
@@ -444,56 +396,57 @@ fn queue_id(response: &Response) -> Option<String> {
         .filter(|id| !id.is_empty())
 }
 
-/// Whether lettre failed while opening the connection (its `Kind::Connection`).
-fn is_connect_error(err: &SmtpError) -> bool {
-    if err.to_string().starts_with("Connection error") {
-        return true;
-    }
-    let mut source = std::error::Error::source(err);
-    while let Some(cause) = source {
-        if let Some(io) = cause.downcast_ref::<std::io::Error>()
-            && io.kind() == std::io::ErrorKind::ConnectionRefused
-        {
-            return true;
-        }
-        source = cause.source();
-    }
-    false
+/// A reply's text with the password redacted, in case a server echoes it.
+fn reply_text(err: &SmtpError, password: &Secret) -> String {
+    redact(&err.to_string(), password)
 }
 
-/// Maps a lettre error to the retry policy; see the module docs for why.
-fn classify(err: &SmtpError, password: &Secret) -> SendError {
-    let text = redact(&err.to_string(), password);
-    if let Some(code) = err.status() {
-        let code = u16::from(code);
-        return if AUTH_FAILURES.contains(&code) {
-            SendError::Transient {
-                reason: format!(
+/// Maps a failed transaction to the retry policy; see the module docs.
+fn classify(err: &smtp_pool::TransactionError, password: &Secret) -> SendError {
+    use smtp_pool::TransactionError as E;
+    let transient = |reason: String| SendError::Transient {
+        reason,
+        retry_after: None,
+    };
+    match err {
+        E::Connect(ConnectError::Network(detail)) => transient(format!(
+            "SMTP connection not established, nothing sent: {}",
+            redact(detail, password)
+        )),
+        E::Connect(ConnectError::Smtp(e)) => {
+            let text = reply_text(e, password);
+            match e.status().map(u16::from) {
+                Some(code) if AUTH_FAILURES.contains(&code) => transient(format!(
                     "SMTP authentication failed ({text}); check the user and password in [email] smtp_url"
-                ),
-                retry_after: None,
+                )),
+                _ => transient(format!(
+                    "SMTP connection not established, nothing sent: {text}"
+                )),
             }
-        } else if (400..500).contains(&code) {
-            SendError::Transient {
-                reason: format!("SMTP server: {text}"),
-                retry_after: None,
+        }
+        E::Unsupported(why) => transient(format!("SMTP server cannot take this message: {why}")),
+        E::Smtp(phase, e) => {
+            let text = reply_text(e, password);
+            match (phase, e.status().map(u16::from)) {
+                (Phase::Sender, Some(code)) if code >= 500 => transient(format!(
+                    "SMTP server refused our sender ({text}); check [email] from"
+                )),
+                (_, Some(code)) if (400..500).contains(&code) => {
+                    transient(format!("SMTP server: {text}"))
+                }
+                (_, Some(_)) => SendError::Permanent {
+                    reason: format!("SMTP server: {text}"),
+                },
+                (Phase::Message, None) => SendError::InDoubt {
+                    reason: format!(
+                        "SMTP connection lost without a reply; the message may have been accepted: {text}"
+                    ),
+                },
+                (_, None) => transient(format!(
+                    "SMTP connection lost before the message was sent: {text}"
+                )),
             }
-        } else {
-            SendError::Permanent {
-                reason: format!("SMTP server: {text}"),
-            }
-        };
-    }
-    if is_connect_error(err) || err.is_tls() || err.is_client() || err.is_transport_shutdown() {
-        return SendError::Transient {
-            reason: format!("SMTP connection not established, nothing sent: {text}"),
-            retry_after: None,
-        };
-    }
-    SendError::InDoubt {
-        reason: format!(
-            "SMTP connection lost without a reply; the message may have been accepted: {text}"
-        ),
+        }
     }
 }
 
@@ -501,29 +454,29 @@ fn classify(err: &SmtpError, password: &Secret) -> SendError {
 impl Transport for EmailTransport {
     async fn send(&self, touch: &Outgoing) -> Result<Receipt, SendError> {
         let message = self.build_message(touch)?;
-        let (generation, transport) = self.checkout();
-        let send = transport.send(message);
-        tokio::pin!(send);
-        tokio::select! {
-            result = &mut send => match result {
-                Ok(response) => Ok(Receipt {
-                    provider_id: queue_id(&response),
-                    dry_run: false,
-                }),
-                Err(err) => Err(classify(&err, &self.password)),
-            },
-            () = tokio::time::sleep(self.send_timeout) => {
-                // Shut the pool down while `send` still holds its connection:
-                // dropped afterwards, that connection is aborted instead of
-                // being parked for reuse with a reply still unread.
-                self.discard(generation).await;
-                Err(SendError::InDoubt {
-                    reason: format!(
-                        "no answer from the SMTP server within {:?}; the message may have been accepted",
-                        self.send_timeout
-                    ),
-                })
-            }
+        let progress = Progress::default();
+        let formatted = message.formatted();
+        let transaction =
+            smtp_pool::transact(&self.pool, message.envelope(), &formatted, &progress);
+        match tokio::time::timeout(self.send_timeout, transaction).await {
+            Ok(Ok(response)) => Ok(Receipt {
+                provider_id: queue_id(&response),
+                dry_run: false,
+            }),
+            Ok(Err(err)) => Err(classify(&err, &self.password)),
+            Err(_) if progress.get() == Phase::Message => Err(SendError::InDoubt {
+                reason: format!(
+                    "no answer from the SMTP server within {:?}; the message may have been accepted",
+                    self.send_timeout
+                ),
+            }),
+            Err(_) => Err(SendError::Transient {
+                reason: format!(
+                    "no answer from the SMTP server within {:?} before the message was sent",
+                    self.send_timeout
+                ),
+                retry_after: None,
+            }),
         }
     }
 
@@ -745,24 +698,61 @@ mod tests {
         let t = transport(&sink.url()).with_send_timeout(Duration::from_millis(500));
         let err = t.send(&follow_up()).await.unwrap_err();
         assert!(matches!(err, SendError::InDoubt { .. }), "{err:?}");
-        // The pool was discarded: the next send starts a fresh one.
-        assert!(t.pool.lock().unwrap().current.is_none());
+        // The connection with the reply still unread was dropped, not parked.
+        assert_eq!(t.pool.idle_count(), 0);
     }
 
     #[tokio::test]
-    async fn a_drop_before_data_is_conservatively_in_doubt() {
-        // lettre cannot tell a drop after RCPT from one after the final dot,
-        // so this is reported in doubt although nothing was sent. Pinned so
-        // a change in lettre's error kinds is noticed.
+    async fn a_server_silent_before_the_message_times_out_transient() {
+        // Waits 10 s before answering RCPT: the message was never written.
+        let sink = SmtpSink::start_with(&["-W", "RCPT:10"]);
+        let t = transport(&sink.url()).with_send_timeout(Duration::from_millis(500));
+        let err = t.send(&follow_up()).await.unwrap_err();
+        assert!(matches!(err, SendError::Transient { .. }), "{err:?}");
+        assert_eq!(t.pool.idle_count(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_drop_before_data_is_transient_because_nothing_was_sent() {
         let sink = SmtpSink::start_with(&["-q", "RCPT"]);
         let err = transport(&sink.url()).send(&follow_up()).await.unwrap_err();
-        assert!(matches!(err, SendError::InDoubt { .. }), "{err:?}");
+        match err {
+            SendError::Transient { reason, .. } => {
+                assert!(reason.contains("before the message was sent"), "{reason}")
+            }
+            other => panic!("expected transient, got {other:?}"),
+        }
         // smtp-sink opens a dump file at MAIL FROM; no message reached it.
         assert!(
             sink.messages()
                 .iter()
                 .all(|m| m.header("Message-ID").is_none())
         );
+    }
+
+    #[tokio::test]
+    async fn a_refused_sender_is_transient_not_the_leads_fault() {
+        let sink = SmtpSink::start_with(&["-f", "MAIL", "-B", "553 5.7.1 sender rejected"]);
+        let err = transport(&sink.url()).send(&follow_up()).await.unwrap_err();
+        match err {
+            SendError::Transient { reason, .. } => {
+                assert!(reason.contains("553"), "{reason}");
+                assert!(reason.contains("[email] from"), "{reason}");
+            }
+            other => panic!("expected transient, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn connections_are_reused_with_nodelay() {
+        let sink = SmtpSink::start();
+        let t = transport(&sink.url());
+        t.send(&follow_up()).await.unwrap();
+        assert_eq!(t.pool.idle_count(), 1);
+        t.send(&follow_up()).await.unwrap();
+        // The second send took the parked connection and parked it again.
+        assert_eq!(t.pool.idle_count(), 1);
+        assert_eq!(sink.wait_for_messages(2, DELIVERY).len(), 2);
     }
 
     #[tokio::test]

@@ -22,6 +22,7 @@ pub mod dry_run;
 pub mod email;
 pub mod llm;
 pub mod sms;
+mod smtp_pool;
 mod twilio;
 
 #[cfg(test)]

@@ -79,8 +79,6 @@ fn options() -> WorkerOptions {
 #[test]
 fn smtp_down_then_up_retries_and_delivers() {
     let rt = runtime();
-    // lettre's pool needs the runtime when it is dropped, too.
-    let _inside = rt.enter();
     let port = free_port();
     let email = EmailTransport::new(&EmailSettings {
         smtp_url: Secret::from(format!("smtp://127.0.0.1:{port}?tls=none").as_str()),
@@ -370,7 +368,6 @@ html = true
 #[test]
 fn html_steps_send_a_multipart_alternative_with_lead_values_escaped() {
     let rt = runtime();
-    let _inside = rt.enter();
     let sink = SmtpSink::start();
     let email = EmailTransport::new(&EmailSettings {
         smtp_url: Secret::from(sink.url().as_str()),
