@@ -357,6 +357,23 @@ impl Engine {
     where
         EngineError: From<E>,
     {
+        let lead = self.update_unflushed(id, decide)?;
+        self.store.flush()?;
+        self.changed(Change::Lead(id));
+        Ok(lead)
+    }
+
+    /// [`Engine::update`] without the flush and the announcement, for
+    /// callers that group several changes under one flush (the worker). The
+    /// change is not durable until [`Store::flush`]; announce it after that.
+    pub fn update_unflushed<E>(
+        &self,
+        id: LeadId,
+        decide: impl Fn(&Lead, &Facts, &UpdateContext<'_>) -> std::result::Result<LeadUpdate, E>,
+    ) -> Result<Lead>
+    where
+        EngineError: From<E>,
+    {
         /// Retries when another writer appended events between read and write.
         const ATTEMPTS: usize = 5;
         for _ in 0..ATTEMPTS {
@@ -378,11 +395,7 @@ impl Engine {
                 decide(current, facts, &ctx).map_err(Some)
             })?;
             match outcome {
-                Ok(lead) => {
-                    self.store.flush()?;
-                    self.changed(Change::Lead(id));
-                    return Ok(lead);
-                }
+                Ok(lead) => return Ok(lead),
                 Err(Some(e)) => return Err(e.into()),
                 Err(None) => continue,
             }

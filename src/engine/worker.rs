@@ -323,10 +323,13 @@ impl Worker {
         }
     }
 
-    /// One pass over what is due now (up to a batch). Touches are claimed
-    /// one at a time, each claim flushed before its channel is called, and at
-    /// most `concurrency` are in flight: so a crash leaves at most that many
-    /// touches in doubt. Used by `run` and by simulations.
+    /// One pass over what is due now (up to a batch). At most `concurrency`
+    /// touches are in flight, and a touch counts as in flight until its
+    /// outcome is durable, so a crash leaves at most that many in doubt.
+    /// Group commit: each round records the outcomes of the sends that
+    /// finished, claims as many touches as there are free slots, and makes
+    /// all of it durable with one flush before any of those channels is
+    /// called. Used by `run` and by simulations.
     pub async fn run_due(&self) -> Result<PassReport, EngineError> {
         let now = self.engine.now();
         let due = self.engine.store().due_until(now, self.options.batch)?;
@@ -337,68 +340,89 @@ impl Worker {
         let concurrency = self.options.concurrency.max(1);
         let mut sends = JoinSet::new();
         let mut claimed_per_channel: HashMap<Channel, u64> = HashMap::new();
-        for (at, id, step) in due {
-            // A send counts as in flight until its outcome is recorded, so a
-            // crash can leave at most `concurrency` touches in doubt.
+        // Outcomes recorded but not yet flushed; announced after the flush.
+        let mut unflushed: Vec<Change> = Vec::new();
+        let mut due = due.into_iter();
+        loop {
             while sends.len() >= concurrency {
                 if let Some(done) = sends.join_next().await {
-                    self.settle(done)?;
+                    self.settle(done, &mut unflushed)?;
                 }
             }
             while let Some(done) = sends.try_join_next() {
-                self.settle(done)?;
+                self.settle(done, &mut unflushed)?;
             }
-            let Some(c) = self
-                .prepare(at, id, step, now, &claimed_per_channel)
-                .await?
-            else {
-                continue;
-            };
-            *claimed_per_channel.entry(c.touch.channel).or_default() += 1;
-            // The claim is durable before the channel is called.
-            self.engine.store().flush()?;
-            if self.options.pace {
-                self.pacer.lock().await.wait_turn().await;
-            }
-            if let Some(cancelled) = self.cancel_if_inactive(&c.touch)? {
-                tracing::info!(lead = %cancelled, "touch cancelled: lead no longer active");
-                continue;
-            }
-            report.sent += 1;
-            let outgoing = Outgoing {
-                touch_id: c.touch.id(),
-                lead_id: c.touch.lead_id,
-                channel: c.touch.channel,
-                to: c.touch.to.clone(),
-                to_name: c.touch.to_name.clone(),
-                subject: c.touch.message.subject.clone(),
-                body: c.touch.message.body.clone(),
-                message_id: c.touch.message_id.clone(),
-                in_reply_to: c.touch.in_reply_to.clone(),
-                references: c.touch.references.clone(),
-                list_unsubscribe: c.touch.list_unsubscribe.clone(),
-                html: c.touch.html.clone(),
-            };
-            sends.spawn(async move {
-                let outcome = match c.transport.send(&outgoing).await {
-                    Ok(receipt) => Outcome::Sent {
-                        provider_id: receipt.provider_id,
-                    },
-                    Err(e) => map_error(e),
+            let mut claimed = Vec::new();
+            while sends.len() + claimed.len() < concurrency {
+                let Some((at, id, step)) = due.next() else {
+                    break;
                 };
-                (c.touch, outcome)
-            });
+                if let Some(c) = self
+                    .prepare(at, id, step, now, &claimed_per_channel)
+                    .await?
+                {
+                    *claimed_per_channel.entry(c.touch.channel).or_default() += 1;
+                    claimed.push(c);
+                }
+            }
+            // The claims (and the outcomes above) are durable before any
+            // channel is called.
+            self.commit(&mut unflushed, !claimed.is_empty())?;
+            if claimed.is_empty() {
+                break;
+            }
+            for c in claimed {
+                if self.options.pace {
+                    self.pacer.lock().await.wait_turn().await;
+                }
+                if let Some(cancelled) = self.cancel_if_inactive(&c.touch)? {
+                    tracing::info!(lead = %cancelled, "touch cancelled: lead no longer active");
+                    continue;
+                }
+                report.sent += 1;
+                let outgoing = Outgoing {
+                    touch_id: c.touch.id(),
+                    lead_id: c.touch.lead_id,
+                    channel: c.touch.channel,
+                    to: c.touch.to.clone(),
+                    to_name: c.touch.to_name.clone(),
+                    subject: c.touch.message.subject.clone(),
+                    body: c.touch.message.body.clone(),
+                    message_id: c.touch.message_id.clone(),
+                    in_reply_to: c.touch.in_reply_to.clone(),
+                    references: c.touch.references.clone(),
+                    list_unsubscribe: c.touch.list_unsubscribe.clone(),
+                    html: c.touch.html.clone(),
+                };
+                sends.spawn(async move {
+                    let outcome = match c.transport.send(&outgoing).await {
+                        Ok(receipt) => Outcome::Sent {
+                            provider_id: receipt.provider_id,
+                        },
+                        Err(e) => map_error(e),
+                    };
+                    (c.touch, outcome)
+                });
+            }
         }
         while let Some(done) = sends.join_next().await {
-            self.settle(done)?;
+            self.settle(done, &mut unflushed)?;
+            while let Some(done) = sends.try_join_next() {
+                self.settle(done, &mut unflushed)?;
+            }
+            self.commit(&mut unflushed, false)?;
         }
         Ok(report)
     }
 
-    /// Records a finished send task's outcome.
-    fn settle(&self, done: Result<SendResult, tokio::task::JoinError>) -> Result<(), EngineError> {
+    /// Records a finished send task's outcome (not yet flushed).
+    fn settle(
+        &self,
+        done: Result<SendResult, tokio::task::JoinError>,
+        unflushed: &mut Vec<Change>,
+    ) -> Result<(), EngineError> {
         match done {
-            Ok((touch, outcome)) => self.record(&touch, outcome),
+            Ok((touch, outcome)) => self.record(&touch, outcome, unflushed),
             // A panicking transport leaves its touch in `sending`; the next
             // start turns it into in-doubt, which is the honest state.
             Err(e) => {
@@ -406,6 +430,19 @@ impl Worker {
                 Ok(())
             }
         }
+    }
+
+    /// One flush for everything recorded or claimed since the last one, then
+    /// the announcements.
+    fn commit(&self, unflushed: &mut Vec<Change>, claimed: bool) -> Result<(), EngineError> {
+        if unflushed.is_empty() && !claimed {
+            return Ok(());
+        }
+        self.engine.store().flush()?;
+        for change in unflushed.drain(..) {
+            self.engine.changed(change);
+        }
+        Ok(())
     }
 
     /// Re-reads the lead just before the channel call: a reply or opt-out that
@@ -426,7 +463,12 @@ impl Worker {
         Ok(Some(touch.lead_id))
     }
 
-    fn record(&self, touch: &Touch, outcome: Outcome) -> Result<(), EngineError> {
+    fn record(
+        &self,
+        touch: &Touch,
+        outcome: Outcome,
+        unflushed: &mut Vec<Change>,
+    ) -> Result<(), EngineError> {
         let line = match &outcome {
             Outcome::Sent { .. } if touch.dry_run => {
                 format!("{} ({}) recorded [dry-run]", touch.step_id, touch.channel)
@@ -448,21 +490,23 @@ impl Worker {
             }
         };
         tracing::info!(lead = %touch.lead_id, "{line}");
-        let result = self.engine.update(touch.lead_id, |current, _, ctx| {
-            Ok::<_, EngineError>(apply_outcome(
-                current,
-                touch,
-                outcome.clone(),
-                &self.engine.outcome_context(ctx),
-            ))
-        });
+        let result = self
+            .engine
+            .update_unflushed(touch.lead_id, |current, _, ctx| {
+                Ok::<_, EngineError>(apply_outcome(
+                    current,
+                    touch,
+                    outcome.clone(),
+                    &self.engine.outcome_context(ctx),
+                ))
+            });
         match result {
-            Ok(_) => {}
+            Ok(_) => unflushed.push(Change::Lead(touch.lead_id)),
             // Erased while sending: nothing left to record against.
             Err(EngineError::Store(crate::store::StoreError::NotFound(_))) => {}
             Err(e) => return Err(e),
         }
-        self.engine.changed(Change::Activity {
+        unflushed.push(Change::Activity {
             lead: touch.lead_id,
             text: line,
         });

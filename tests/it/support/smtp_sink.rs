@@ -152,10 +152,18 @@ impl SmtpSink {
         files.sort();
         files
             .into_iter()
-            .map(|(_, path)| Dumped {
-                raw: String::from_utf8_lossy(&std::fs::read(&path).expect("read a dumped message"))
-                    .replace("\r\n", "\n"),
-                path,
+            .filter_map(|(_, path)| {
+                // smtp-sink deletes the file of a transfer cut off mid-DATA
+                // (a killed client), possibly between listing and reading.
+                let raw = match std::fs::read(&path) {
+                    Ok(raw) => raw,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+                    Err(e) => panic!("read a dumped message {}: {e}", path.display()),
+                };
+                Some(Dumped {
+                    raw: String::from_utf8_lossy(&raw).replace("\r\n", "\n"),
+                    path,
+                })
             })
             .collect()
     }
