@@ -308,13 +308,32 @@ pub struct ServerSettings {
     /// Bearer token for `POST /api/leads`; intake is refused without one.
     #[serde(default)]
     pub intake_token: Secret,
-    /// Key for HMAC-signed link tokens (unsubscribe).
+    /// Key for HMAC-signed link tokens (unsubscribe, open and click tracking).
     #[serde(default)]
     pub link_secret: Secret,
+    /// Track opens and clicks in emails (needs `public_url` and
+    /// `link_secret`); `false` sends links untouched and no pixel.
+    #[serde(default = "default_tracking", deserialize_with = "bool_or_string")]
+    pub tracking: bool,
+    /// Opens and clicks sooner than this after the send are taken for link
+    /// scanners checking the message on delivery; 0 turns the rule off.
+    #[serde(
+        default = "default_prefetch_window",
+        deserialize_with = "number_or_string"
+    )]
+    pub prefetch_window_secs: u64,
     /// Field mappings per intake source: `[server.sources.webflow]
     /// email = "Email Address"` maps the form's field to ours.
     #[serde(default)]
     pub sources: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
+}
+
+fn default_tracking() -> bool {
+    true
+}
+
+fn default_prefetch_window() -> u64 {
+    crate::domain::tracking::DEFAULT_PREFETCH_WINDOW_SECS
 }
 
 fn default_listen() -> String {
@@ -328,6 +347,8 @@ impl Default for ServerSettings {
             public_url: String::new(),
             intake_token: Secret::default(),
             link_secret: Secret::default(),
+            tracking: default_tracking(),
+            prefetch_window_secs: default_prefetch_window(),
             sources: Default::default(),
         }
     }
@@ -714,9 +735,14 @@ hot_threshold = 5
 listen = "127.0.0.1:8787"
 # Bearer token for POST /api/leads (or NUDGE_SERVER_INTAKE_TOKEN).
 # intake_token = "a long random string"
-# Base URL for links in messages (unsubscribe) and the inbound server.
+# Base URL for links in messages (unsubscribe, tracking) and the inbound server.
 # public_url = "https://nudge.example.com"
 # link_secret = "a long random string"   # or NUDGE_SERVER_LINK_SECRET
+# With both set, email links go through /c/{token} and HTML emails carry an
+# open pixel (/o/{token}.gif); tracking = false turns that off.
+tracking = true
+# Opens and clicks this soon after sending are link scanners, not people.
+prefetch_window_secs = 10
 
 # Map a source's form fields to ours, for POST /api/leads?source=webflow:
 # [server.sources.webflow]

@@ -22,12 +22,13 @@ use super::{Change, Engine, EngineError};
 use crate::channels::{Outgoing, SendError, Transport};
 use crate::domain::event::{Event, EventKind};
 use crate::domain::lead::{Due, Lead, LeadId};
-use crate::domain::links;
+use crate::domain::links::{self, LinkRef};
 use crate::domain::mark::{LeadUpdate, reschedule};
-use crate::domain::render::{Message, render_step, text_to_html};
+use crate::domain::render::{Message, render_step, text_to_html, text_to_html_with};
 use crate::domain::schedule::{in_window, next_open};
 use crate::domain::sequence::{Channel, Days, LocalTime, Sequence, Window};
 use crate::domain::touch::{self, ClaimRefused, Outcome, Touch, TouchState, apply_outcome};
+use crate::domain::tracking;
 
 /// Rewrites a rendered message for one lead (the LLM); failures fall back to
 /// the plain template.
@@ -76,6 +77,10 @@ pub struct WorkerOptions {
     pub unsubscribe: Option<(String, Vec<u8>)>,
     /// `mailto:` target for List-Unsubscribe.
     pub unsubscribe_mailto: Option<String>,
+    /// Track opens and clicks: rewrite email links to the signed click
+    /// redirect and add the open pixel to HTML alternatives. Uses the base
+    /// URL and secret of `unsubscribe`, so it needs them.
+    pub tracking: bool,
     /// Pace sends in real time (off for simulations on a manual clock).
     pub pace: bool,
 }
@@ -119,6 +124,7 @@ impl WorkerOptions {
             daily_caps,
             message_id_domain: domain,
             postal_address: config.email.postal_address.clone(),
+            tracking: unsubscribe.is_some() && config.server.tracking,
             unsubscribe,
             unsubscribe_mailto: reply
                 .contains('@')
@@ -140,6 +146,7 @@ impl Default for WorkerOptions {
             postal_address: String::new(),
             unsubscribe: None,
             unsubscribe_mailto: None,
+            tracking: false,
             pace: true,
         }
     }
@@ -770,6 +777,7 @@ impl Worker {
             references: Vec::new(),
             list_unsubscribe: Vec::new(),
             html: None,
+            links: Vec::new(),
             dry_run: !transport.is_live(),
             ai_note,
             last_error: None,
@@ -780,11 +788,49 @@ impl Worker {
         if due.channel == Channel::Email {
             self.add_email_furniture(&mut touch)
                 .map_err(|e| e.to_string())?;
-            if seq.steps[step_index].html {
-                touch.html = Some(text_to_html(&touch.message.body));
-            }
+            self.add_tracking_and_html(&mut touch, seq.steps[step_index].html);
         }
         Ok(touch)
+    }
+
+    /// With tracking on, rewrites the body's links (all but the unsubscribe
+    /// link) to signed click redirects, remembering the originals on the
+    /// touch, and puts the open pixel in the HTML alternative. Builds the
+    /// HTML alternative when the step asks for one, tracked or not.
+    fn add_tracking_and_html(&self, touch: &mut Touch, html: bool) {
+        let Some((base, secret)) = self
+            .options
+            .unsubscribe
+            .as_ref()
+            .filter(|_| self.options.tracking)
+        else {
+            if html {
+                touch.html = Some(text_to_html(&touch.message.body));
+            }
+            return;
+        };
+        let base = base.trim_end_matches('/');
+        let unsubscribe = format!("{base}/u/");
+        let (lead, step) = (touch.lead_id, touch.step);
+        let sign = |purpose: &str, index: usize| {
+            let index = u32::try_from(index).unwrap_or(u32::MAX);
+            links::sign_link(secret, purpose, LinkRef { lead, step, index })
+        };
+        let original = touch.message.body.clone();
+        let tracked = tracking::tracked_links(&original, |url| url.starts_with(&unsubscribe));
+        let click = |index: usize| format!("{base}/c/{}", sign(tracking::CLICK, index));
+        touch.message.body = tracking::rewrite_links(&original, &tracked, click);
+        if html {
+            let page = text_to_html_with(&original, |url| {
+                match tracked.iter().position(|l| l == url) {
+                    Some(index) => click(index),
+                    None => url.to_string(),
+                }
+            });
+            let pixel = format!("{base}/o/{}.gif", sign(tracking::OPEN, 0));
+            touch.html = Some(tracking::add_pixel(&page, &pixel));
+        }
+        touch.links = tracked;
     }
 
     /// Footer (postal address, unsubscribe link), Message-ID and threading.

@@ -64,6 +64,7 @@ pub fn server(sequence: &str) -> Server {
         calendly_signing_key: Secret::from(CALENDLY_KEY),
         public_url: "https://nudge.example.com".into(),
         sources: BTreeMap::new(),
+        prefetch_window: chrono::Duration::seconds(10),
     });
     let listener = rt
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))

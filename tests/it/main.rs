@@ -14,6 +14,7 @@ mod inbound;
 mod serve;
 #[path = "support/smtp_sink.rs"]
 mod smtp_sink;
+mod tracking;
 mod tui;
 mod worker;
 mod worker_channels;
