@@ -13,7 +13,7 @@ use crate::domain::toml_pos::locate;
 /// variables (`NUDGE_CONFIG`, `NUDGE_DATA_DIR`) are not config keys.
 pub const SECTIONS: &[&str] = &[
     "general", "sender", "store", "email", "sms", "call", "ai", "engine", "server", "hooks", "tui",
-    "imap",
+    "imap", "alerts",
 ];
 
 /// The whole configuration, defaults filled in.
@@ -53,6 +53,9 @@ pub struct Config {
     /// The inbox watched for replies, auto-replies and bounces; off without a URL.
     #[serde(default)]
     pub imap: ImapSettings,
+    /// Outbound alert webhooks (Slack, a CRM); off unless a URL is set.
+    #[serde(default)]
+    pub alerts: AlertSettings,
     /// The terminal UI: theme, colours, bell.
     #[serde(default)]
     pub tui: TuiSettings,
@@ -352,6 +355,23 @@ impl Default for ServerSettings {
             sources: Default::default(),
         }
     }
+}
+
+/// `[alerts]`: where reply, booking, hot, bounce and in-doubt alerts are
+/// posted. The URLs carry their own credentials (a Slack incoming-webhook
+/// URL is its key), so they are secrets and never logged.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertSettings {
+    /// Slack (or compatible) incoming-webhook URL; gets `{"text": "..."}`.
+    #[serde(default)]
+    pub slack_webhook_url: Secret,
+    /// Gets a JSON event signed with `crm_webhook_secret`.
+    #[serde(default)]
+    pub crm_webhook_url: Secret,
+    /// Key of the `X-Nudge-Signature` HMAC-SHA256 over the CRM body.
+    #[serde(default)]
+    pub crm_webhook_secret: Secret,
 }
 
 /// `[hooks]`: secrets that authenticate inbound webhooks.
@@ -756,6 +776,13 @@ prefetch_window_secs = 10
 # Calendly's webhook signing key (Calendly-Webhook-Signature).
 # cal_secret = "..."               # or NUDGE_HOOKS_CAL_SECRET
 # calendly_signing_key = "..."     # or NUDGE_HOOKS_CALENDLY_SIGNING_KEY
+
+[alerts]
+# Replies, bookings, hot leads, bounces and in-doubt sends are posted here
+# (retried with backoff, never slowing the engine). Both URLs are secrets.
+# slack_webhook_url = "https://hooks.slack.com/services/..."  # or NUDGE_ALERTS_SLACK_WEBHOOK_URL
+# crm_webhook_url = "https://crm.example.com/hooks/nudge"      # or NUDGE_ALERTS_CRM_WEBHOOK_URL
+# crm_webhook_secret = "a long random string"                 # signs X-Nudge-Signature
 
 [imap]
 # Watch your inbox inside `nudge serve`: a reply stops the lead's sequence, an

@@ -138,7 +138,49 @@ pub enum EventKind {
     },
 }
 
+/// Events a human should hear about at once (a toast, the bell, Slack, the
+/// CRM): the lead answered, booked, turned hot, bounced, or a send is in doubt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertKind {
+    /// The lead replied.
+    Replied,
+    /// The lead booked a meeting.
+    Booked,
+    /// The hot score crossed the threshold.
+    Hot,
+    /// Email bounced permanently.
+    Bounced,
+    /// A send may or may not have been delivered; a human decides.
+    InDoubt,
+}
+
+impl AlertKind {
+    /// Its name in webhooks (`replied`, `in_doubt`…).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertKind::Replied => "replied",
+            AlertKind::Booked => "booked",
+            AlertKind::Hot => "hot",
+            AlertKind::Bounced => "bounced",
+            AlertKind::InDoubt => "in_doubt",
+        }
+    }
+}
+
 impl EventKind {
+    /// The alert this event raises, if any.
+    pub fn alert(&self) -> Option<AlertKind> {
+        match self {
+            EventKind::Replied => Some(AlertKind::Replied),
+            EventKind::Booked => Some(AlertKind::Booked),
+            EventKind::Hot { .. } => Some(AlertKind::Hot),
+            EventKind::Bounced { .. } => Some(AlertKind::Bounced),
+            EventKind::TouchInDoubt { .. } => Some(AlertKind::InDoubt),
+            _ => None,
+        }
+    }
+
     /// A short human label for timelines.
     pub fn describe(&self) -> String {
         match self {

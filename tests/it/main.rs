@@ -1,5 +1,6 @@
 //! Integration tests: drive the real `nudge` binary end to end.
 
+mod alerts;
 mod cli;
 mod cli_errors;
 mod cli_import;
