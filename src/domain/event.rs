@@ -107,6 +107,13 @@ pub enum EventKind {
     Replied,
     /// The lead booked a meeting.
     Booked,
+    /// The lead cancelled the booking and is active again.
+    BookingCancelled {
+        /// The step the sequence continues from (`[rules] on_cancel`);
+        /// `None` continues where it left off.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        step: Option<String>,
+    },
     /// The lead opted out.
     OptedOut,
     /// Email bounced permanently.
@@ -230,6 +237,10 @@ impl EventKind {
             EventKind::Hot { score } => format!("hot (score {score})"),
             EventKind::Replied => "replied".into(),
             EventKind::Booked => "booked".into(),
+            EventKind::BookingCancelled { step } => match step {
+                Some(step) => format!("booking cancelled; continues with {step}"),
+                None => "booking cancelled; the sequence continues".into(),
+            },
             EventKind::OptedOut => "opted out".into(),
             EventKind::Bounced { reason } => format!("bounced: {reason}"),
             EventKind::Paused => "paused".into(),
