@@ -394,8 +394,9 @@ pub struct HooksSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ImapSettings {
-    /// `imaps://host:993`, or `imap://127.0.0.1:1143?tls=none` for a local
-    /// server (plain only to localhost). Empty turns the watcher off.
+    /// `imaps://host:993` (implicit TLS), `imap://host:143` (STARTTLS), or
+    /// `imap://127.0.0.1:1143?tls=none` for a local server (plain only to
+    /// localhost). Empty turns the watcher off.
     #[serde(default)]
     pub url: String,
     /// Login name.
@@ -407,6 +408,10 @@ pub struct ImapSettings {
     /// The folder replies land in.
     #[serde(default = "default_mailbox")]
     pub mailbox: String,
+    /// PEM file of extra CA certificates to trust (a private CA or a
+    /// self-signed server); the public web PKI is always trusted.
+    #[serde(default)]
+    pub ca_file: String,
     /// How long an auto-reply without a readable return date postpones the next touch.
     #[serde(
         default = "default_ooo_delay_hours",
@@ -430,6 +435,7 @@ impl Default for ImapSettings {
             user: String::new(),
             password: Secret::default(),
             mailbox: default_mailbox(),
+            ca_file: String::new(),
             ooo_delay_hours: default_ooo_delay_hours(),
         }
     }
@@ -787,10 +793,13 @@ prefetch_window_secs = 10
 [imap]
 # Watch your inbox inside `nudge serve`: a reply stops the lead's sequence, an
 # out-of-office postpones the next touch, a bounce marks the lead bounced.
-# url = "imaps://imap.example.com:993"   # or imap://127.0.0.1:1143?tls=none (localhost only)
+# url = "imaps://imap.example.com:993"   # implicit TLS; imap://host:143 uses STARTTLS;
+#                                        # imap://127.0.0.1:1143?tls=none is plain (localhost only)
 # user = "sam@example.com"
 # password = "..."                       # or NUDGE_IMAP_PASSWORD
 mailbox = "INBOX"
+# Extra CA certificates (PEM) to trust, for a private CA or a self-signed server.
+# ca_file = "/etc/ssl/private-ca.pem"
 # Postpone the next touch this long after an auto-reply without a return date.
 ooo_delay_hours = 72
 
