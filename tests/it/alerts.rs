@@ -157,6 +157,12 @@ fn a_reply_posts_to_slack_and_a_signed_event_to_the_crm() {
     let second: serde_json::Value = serde_json::from_slice(&accepted[1].1).unwrap();
     assert_eq!(second["event"], "booked");
     assert_eq!(second["status"], "booked");
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(
+        crm_receiver.accepted.lock().unwrap().len(),
+        2,
+        "the note raised no alert"
+    );
     let _ = stop.send(true);
     rt.block_on(task).unwrap();
 }
