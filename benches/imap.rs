@@ -116,6 +116,7 @@ fn main() {
         password: Secret::from(imap.password.as_str()),
         mailbox: "INBOX".into(),
         ooo_delay_hours: 72,
+        ca_file: String::new(),
     };
     let watcher = || {
         Watcher::from_config(engine.clone(), &settings)

@@ -1133,8 +1133,8 @@ fn async_runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 /// Everything the process that owns the database runs beside the engine:
-/// the worker, the EngineHandle socket, the inbound HTTP server and the IMAP
-/// watch. Started the same way by `nudge serve` and by the in-process TUI.
+/// the worker, the EngineHandle socket, the inbound HTTP server, the alert
+/// webhooks and the IMAP watch. Started the same way by `nudge serve` and by the in-process TUI.
 struct Services {
     worker: tokio::task::JoinHandle<Result<(), crate::engine::EngineError>>,
     others: Vec<tokio::task::JoinHandle<()>>,
@@ -1202,6 +1202,12 @@ impl Services {
                     tracing::warn!(address, error = %e, "inbound HTTP not started ([server] listen)")
                 }
             }
+        }
+        if let Some(alerter) = crate::alerts::Alerter::from_config(&ctx.config.alerts)? {
+            tracing::info!("{}", alerter.describe());
+            others.push(tokio::spawn(
+                alerter.run(engine.subscribe_alerts(), stopped.clone()),
+            ));
         }
         if let Some(watcher) =
             crate::inbound::imap::Watcher::from_config(engine.clone(), &ctx.config.imap)?

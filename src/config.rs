@@ -13,7 +13,7 @@ use crate::domain::toml_pos::locate;
 /// variables (`NUDGE_CONFIG`, `NUDGE_DATA_DIR`) are not config keys.
 pub const SECTIONS: &[&str] = &[
     "general", "sender", "store", "email", "sms", "call", "ai", "engine", "server", "hooks", "tui",
-    "imap",
+    "imap", "alerts",
 ];
 
 /// The whole configuration, defaults filled in.
@@ -53,6 +53,9 @@ pub struct Config {
     /// The inbox watched for replies, auto-replies and bounces; off without a URL.
     #[serde(default)]
     pub imap: ImapSettings,
+    /// Outbound alert webhooks (Slack, a CRM); off unless a URL is set.
+    #[serde(default)]
+    pub alerts: AlertSettings,
     /// The terminal UI: theme, colours, bell.
     #[serde(default)]
     pub tui: TuiSettings,
@@ -308,13 +311,32 @@ pub struct ServerSettings {
     /// Bearer token for `POST /api/leads`; intake is refused without one.
     #[serde(default)]
     pub intake_token: Secret,
-    /// Key for HMAC-signed link tokens (unsubscribe).
+    /// Key for HMAC-signed link tokens (unsubscribe, open and click tracking).
     #[serde(default)]
     pub link_secret: Secret,
+    /// Track opens and clicks in emails (needs `public_url` and
+    /// `link_secret`); `false` sends links untouched and no pixel.
+    #[serde(default = "default_tracking", deserialize_with = "bool_or_string")]
+    pub tracking: bool,
+    /// Opens and clicks sooner than this after the send are taken for link
+    /// scanners checking the message on delivery; 0 turns the rule off.
+    #[serde(
+        default = "default_prefetch_window",
+        deserialize_with = "number_or_string"
+    )]
+    pub prefetch_window_secs: u64,
     /// Field mappings per intake source: `[server.sources.webflow]
     /// email = "Email Address"` maps the form's field to ours.
     #[serde(default)]
     pub sources: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
+}
+
+fn default_tracking() -> bool {
+    true
+}
+
+fn default_prefetch_window() -> u64 {
+    crate::domain::tracking::DEFAULT_PREFETCH_WINDOW_SECS
 }
 
 fn default_listen() -> String {
@@ -328,9 +350,28 @@ impl Default for ServerSettings {
             public_url: String::new(),
             intake_token: Secret::default(),
             link_secret: Secret::default(),
+            tracking: default_tracking(),
+            prefetch_window_secs: default_prefetch_window(),
             sources: Default::default(),
         }
     }
+}
+
+/// `[alerts]`: where reply, booking, hot, bounce and in-doubt alerts are
+/// posted. The URLs carry their own credentials (a Slack incoming-webhook
+/// URL is its key), so they are secrets and never logged.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertSettings {
+    /// Slack (or compatible) incoming-webhook URL; gets `{"text": "..."}`.
+    #[serde(default)]
+    pub slack_webhook_url: Secret,
+    /// Gets a JSON event signed with `crm_webhook_secret`.
+    #[serde(default)]
+    pub crm_webhook_url: Secret,
+    /// Key of the `X-Nudge-Signature` HMAC-SHA256 over the CRM body.
+    #[serde(default)]
+    pub crm_webhook_secret: Secret,
 }
 
 /// `[hooks]`: secrets that authenticate inbound webhooks.
@@ -353,8 +394,9 @@ pub struct HooksSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ImapSettings {
-    /// `imaps://host:993`, or `imap://127.0.0.1:1143?tls=none` for a local
-    /// server (plain only to localhost). Empty turns the watcher off.
+    /// `imaps://host:993` (implicit TLS), `imap://host:143` (STARTTLS), or
+    /// `imap://127.0.0.1:1143?tls=none` for a local server (plain only to
+    /// localhost). Empty turns the watcher off.
     #[serde(default)]
     pub url: String,
     /// Login name.
@@ -366,6 +408,10 @@ pub struct ImapSettings {
     /// The folder replies land in.
     #[serde(default = "default_mailbox")]
     pub mailbox: String,
+    /// PEM file of extra CA certificates to trust (a private CA or a
+    /// self-signed server); the public web PKI is always trusted.
+    #[serde(default)]
+    pub ca_file: String,
     /// How long an auto-reply without a readable return date postpones the next touch.
     #[serde(
         default = "default_ooo_delay_hours",
@@ -389,6 +435,7 @@ impl Default for ImapSettings {
             user: String::new(),
             password: Secret::default(),
             mailbox: default_mailbox(),
+            ca_file: String::new(),
             ooo_delay_hours: default_ooo_delay_hours(),
         }
     }
@@ -714,9 +761,14 @@ hot_threshold = 5
 listen = "127.0.0.1:8787"
 # Bearer token for POST /api/leads (or NUDGE_SERVER_INTAKE_TOKEN).
 # intake_token = "a long random string"
-# Base URL for links in messages (unsubscribe) and the inbound server.
+# Base URL for links in messages (unsubscribe, tracking) and the inbound server.
 # public_url = "https://nudge.example.com"
 # link_secret = "a long random string"   # or NUDGE_SERVER_LINK_SECRET
+# With both set, email links go through /c/{token} and HTML emails carry an
+# open pixel (/o/{token}.gif); tracking = false turns that off.
+tracking = true
+# Opens and clicks this soon after sending are link scanners, not people.
+prefetch_window_secs = 10
 
 # Map a source's form fields to ours, for POST /api/leads?source=webflow:
 # [server.sources.webflow]
@@ -731,13 +783,23 @@ listen = "127.0.0.1:8787"
 # cal_secret = "..."               # or NUDGE_HOOKS_CAL_SECRET
 # calendly_signing_key = "..."     # or NUDGE_HOOKS_CALENDLY_SIGNING_KEY
 
+[alerts]
+# Replies, bookings, hot leads, bounces and in-doubt sends are posted here
+# (retried with backoff, never slowing the engine). Both URLs are secrets.
+# slack_webhook_url = "https://hooks.slack.com/services/..."  # or NUDGE_ALERTS_SLACK_WEBHOOK_URL
+# crm_webhook_url = "https://crm.example.com/hooks/nudge"      # or NUDGE_ALERTS_CRM_WEBHOOK_URL
+# crm_webhook_secret = "a long random string"                 # signs X-Nudge-Signature
+
 [imap]
 # Watch your inbox inside `nudge serve`: a reply stops the lead's sequence, an
 # out-of-office postpones the next touch, a bounce marks the lead bounced.
-# url = "imaps://imap.example.com:993"   # or imap://127.0.0.1:1143?tls=none (localhost only)
+# url = "imaps://imap.example.com:993"   # implicit TLS; imap://host:143 uses STARTTLS;
+#                                        # imap://127.0.0.1:1143?tls=none is plain (localhost only)
 # user = "sam@example.com"
 # password = "..."                       # or NUDGE_IMAP_PASSWORD
 mailbox = "INBOX"
+# Extra CA certificates (PEM) to trust, for a private CA or a self-signed server.
+# ca_file = "/etc/ssl/private-ca.pem"
 # Postpone the next touch this long after an auto-reply without a return date.
 ooo_delay_hours = 72
 

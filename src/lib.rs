@@ -9,6 +9,8 @@
 //! * [`config`] — the config file, environment overrides and directories.
 //! * [`catalog`] — finding and loading sequence files.
 //! * [`channels`] — email, SMS, call, dry-run transports and the LLM client.
+//! * [`alerts`] — Slack and CRM webhooks for replies, bookings, hot leads,
+//!   bounces and in-doubt sends; retried, never blocking the engine.
 //! * [`engine`] — the commands that change leads (add, import, mark, erase…),
 //!   composing domain decisions with store writes.
 //! * [`handle`] — the `EngineHandle`: the engine in this process, or the one
@@ -21,6 +23,7 @@
 //!   through the `EngineHandle`.
 //! * [`cli`] — clap commands and their output; `main.rs` only calls [`cli::main`].
 
+pub mod alerts;
 pub mod catalog;
 pub mod channels;
 pub mod cli;

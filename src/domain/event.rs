@@ -107,6 +107,13 @@ pub enum EventKind {
     Replied,
     /// The lead booked a meeting.
     Booked,
+    /// The lead cancelled the booking and is active again.
+    BookingCancelled {
+        /// The step the sequence continues from (`[rules] on_cancel`);
+        /// `None` continues where it left off.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        step: Option<String>,
+    },
     /// The lead opted out.
     OptedOut,
     /// Email bounced permanently.
@@ -138,7 +145,49 @@ pub enum EventKind {
     },
 }
 
+/// Events a human should hear about at once (a toast, the bell, Slack, the
+/// CRM): the lead answered, booked, turned hot, bounced, or a send is in doubt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertKind {
+    /// The lead replied.
+    Replied,
+    /// The lead booked a meeting.
+    Booked,
+    /// The hot score crossed the threshold.
+    Hot,
+    /// Email bounced permanently.
+    Bounced,
+    /// A send may or may not have been delivered; a human decides.
+    InDoubt,
+}
+
+impl AlertKind {
+    /// Its name in webhooks (`replied`, `in_doubt`…).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertKind::Replied => "replied",
+            AlertKind::Booked => "booked",
+            AlertKind::Hot => "hot",
+            AlertKind::Bounced => "bounced",
+            AlertKind::InDoubt => "in_doubt",
+        }
+    }
+}
+
 impl EventKind {
+    /// The alert this event raises, if any.
+    pub fn alert(&self) -> Option<AlertKind> {
+        match self {
+            EventKind::Replied => Some(AlertKind::Replied),
+            EventKind::Booked => Some(AlertKind::Booked),
+            EventKind::Hot { .. } => Some(AlertKind::Hot),
+            EventKind::Bounced { .. } => Some(AlertKind::Bounced),
+            EventKind::TouchInDoubt { .. } => Some(AlertKind::InDoubt),
+            _ => None,
+        }
+    }
+
     /// A short human label for timelines.
     pub fn describe(&self) -> String {
         match self {
@@ -188,6 +237,10 @@ impl EventKind {
             EventKind::Hot { score } => format!("hot (score {score})"),
             EventKind::Replied => "replied".into(),
             EventKind::Booked => "booked".into(),
+            EventKind::BookingCancelled { step } => match step {
+                Some(step) => format!("booking cancelled; continues with {step}"),
+                None => "booking cancelled; the sequence continues".into(),
+            },
             EventKind::OptedOut => "opted out".into(),
             EventKind::Bounced { reason } => format!("bounced: {reason}"),
             EventKind::Paused => "paused".into(),

@@ -13,3 +13,4 @@ pub mod sequence;
 pub mod status;
 pub mod toml_pos;
 pub mod touch;
+pub mod tracking;

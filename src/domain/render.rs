@@ -124,6 +124,13 @@ fn is_first_sms(seq: &Sequence, index: usize) -> bool {
 /// (so nothing from a lead can inject markup), paragraphs and line breaks are
 /// kept, and bare http(s) links become clickable.
 pub fn text_to_html(text: &str) -> String {
+    text_to_html_with(text, str::to_string)
+}
+
+/// [`text_to_html`] with each link's `href` chosen by `href` (tracking
+/// rewrites it to the click redirect); the visible text stays the original
+/// link, so the reader sees where it goes.
+pub fn text_to_html_with(text: &str, href: impl Fn(&str) -> String) -> String {
     let escape = |s: &str| {
         s.replace('&', "&amp;")
             .replace('<', "&lt;")
@@ -132,20 +139,17 @@ pub fn text_to_html(text: &str) -> String {
     };
     let linkify = |line: &str| {
         line.split(' ')
-            .map(|word| {
-                let lower = word.to_ascii_lowercase();
-                if lower.starts_with("https://") || lower.starts_with("http://") {
-                    let url = word.trim_end_matches(['.', ',', ')', ';']);
+            .map(|word| match super::tracking::link_in_word(word) {
+                Some(url) => {
                     let rest = &word[url.len()..];
                     format!(
                         "<a href=\"{}\">{}</a>{}",
-                        escape(url),
+                        escape(&href(url)),
                         escape(url),
                         escape(rest)
                     )
-                } else {
-                    escape(word)
                 }
+                None => escape(word),
             })
             .collect::<Vec<_>>()
             .join(" ")

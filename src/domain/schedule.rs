@@ -52,11 +52,22 @@ pub fn channel_blocker(lead: &Lead, channel: Channel, events: &[Event]) -> Optio
 }
 
 /// Where the lead is in its sequence: the index after the last finished step,
-/// and when that step finished (capture time if none).
-fn progress(lead: &Lead, seq: &Sequence, events: &[Event]) -> (usize, DateTime<Utc>) {
+/// and when that step finished (capture time if none). A cancelled booking
+/// with an `on_cancel` step moves the lead to that step, from the
+/// cancellation; the flag says the next step is that jump's target.
+fn progress(lead: &Lead, seq: &Sequence, events: &[Event]) -> (usize, DateTime<Utc>, bool) {
     let mut next = 0;
     let mut since = lead.created_at;
+    let mut jumped = false;
     for event in events {
+        if let EventKind::BookingCancelled { step: Some(step) } = &event.kind {
+            if let Some(idx) = seq.step_index(step) {
+                next = idx;
+                since = event.at;
+                jumped = true;
+            }
+            continue;
+        }
         let step = match &event.kind {
             EventKind::TouchSent { step, .. } => step,
             EventKind::TouchFailed {
@@ -70,9 +81,10 @@ fn progress(lead: &Lead, seq: &Sequence, events: &[Event]) -> (usize, DateTime<U
         if let Some(idx) = seq.step_index(step).filter(|idx| idx + 1 >= next) {
             next = idx + 1;
             since = event.at;
+            jumped = false;
         }
     }
-    (next, since)
+    (next, since, jumped)
 }
 
 /// The latest snooze, if any: nothing goes out before it.
@@ -95,11 +107,12 @@ pub fn next_touch(
     if !lead.status.is_sendable() {
         return None;
     }
-    let (mut idx, since) = progress(lead, seq, events);
+    let (mut idx, since, jumped) = progress(lead, seq, events);
+    let target = jumped.then_some(idx);
     let mut wait = Duration::zero();
     let mut skipped = Vec::new();
     while let Some(step) = seq.steps.get(idx) {
-        let base = if step.optional {
+        let base = if step.optional && target != Some(idx) {
             match nudge_due(seq, idx, events, since) {
                 Some(at) => at,
                 None => {

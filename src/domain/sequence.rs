@@ -268,6 +268,7 @@ struct RawSequence {
 struct RawRules {
     nudge_after_open: Option<RawNudge>,
     clicked: Option<Spanned<String>>,
+    on_cancel: Option<Spanned<String>>,
     #[serde(default)]
     hot: HotWeights,
 }
@@ -287,6 +288,9 @@ pub struct Rules {
     /// `clicked = "pull-earlier"`: a click pulls the next touch to the next
     /// window start.
     pub pull_earlier_on_click: bool,
+    /// `on_cancel = "step-id"`: a cancelled booking continues the sequence
+    /// from this step (index); without it, from where the lead left off.
+    pub on_cancel: Option<usize>,
     /// `[rules.hot]`: weights of the hot score.
     pub hot: HotWeights,
 }
@@ -591,14 +595,16 @@ impl Sequence {
             .zip(raw.steps.get_ref())
             .enumerate()
             .find(|(i, (s, _))| {
-                s.optional && rules.nudge_after_open.as_ref().map(|r| r.step) != Some(*i)
+                s.optional
+                    && rules.nudge_after_open.as_ref().map(|r| r.step) != Some(*i)
+                    && rules.on_cancel != Some(*i)
             })
             .map(|(_, pair)| pair)
         {
             return Err(err(
                 Some(raw_step.id.span()),
                 format!(
-                    "optional step `{}` is never sent: name it in [rules] nudge_after_open",
+                    "optional step `{}` is never sent: name it in [rules] nudge_after_open or on_cancel",
                     step.id
                 ),
             ));
@@ -677,9 +683,22 @@ fn parse_rules(raw: &Spanned<RawRules>, steps: &[Step]) -> Result<Rules, Located
         },
         None => false,
     };
+    let on_cancel = match &inner.on_cancel {
+        Some(id) => {
+            let name = id.get_ref().trim();
+            Some(steps.iter().position(|s| s.id == name).ok_or_else(|| {
+                (
+                    Some(id.span()),
+                    format!("no step has the id `{name}` (on_cancel names the step a cancelled booking continues from)"),
+                )
+            })?)
+        }
+        None => None,
+    };
     Ok(Rules {
         nudge_after_open,
         pull_earlier_on_click,
+        on_cancel,
         hot: inner.hot,
     })
 }
@@ -828,6 +847,29 @@ body = "Saw you had a look"
         let e = Sequence::parse("r.toml", &RULES.replace("clicked = 4", "clickd = 4"), "r")
             .unwrap_err();
         assert!(e.message.contains("unknown field"), "{e}");
+    }
+
+    #[test]
+    fn on_cancel_names_an_existing_step_which_may_be_optional() {
+        let src = RULES.replace(
+            "nudge_after_open = { step = \"nudge\", after = \"1d\" }\n",
+            "on_cancel = \"nudge\"\n",
+        );
+        let seq = Sequence::parse("r.toml", &src, "r").unwrap();
+        assert_eq!(seq.rules.on_cancel, Some(1));
+        assert_eq!(seq.rules.nudge_after_open, None);
+        let e = Sequence::parse(
+            "r.toml",
+            &src.replace("on_cancel = \"nudge\"", "on_cancel = \"rebok\""),
+            "r",
+        )
+        .unwrap_err();
+        assert_eq!(
+            (e.file.as_str(), e.line, e.field.as_str()),
+            ("r.toml", 3, "rules.on_cancel")
+        );
+        assert!(e.to_string().starts_with("r.toml:3:"), "{e}");
+        assert!(e.message.contains("`rebok`"), "{e}");
     }
 
     #[test]

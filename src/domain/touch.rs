@@ -85,6 +85,11 @@ pub struct Touch {
     /// The text/html alternative, for email steps that ask for one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html: Option<String>,
+    /// The original targets of the message's tracked links, by index: the
+    /// click redirect goes only to one of these (no open redirect). Stored
+    /// with the claim, so before the message leaves.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<String>,
     /// The channel runs dry: recorded, not sent.
     pub dry_run: bool,
     /// What personalisation did ("personalised", or why the plain text was kept).

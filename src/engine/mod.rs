@@ -11,7 +11,7 @@ use chrono_tz::Tz;
 
 use crate::catalog::{Catalog, CatalogError};
 use crate::clock::Clock;
-use crate::domain::event::{Event, EventKind};
+use crate::domain::event::{AlertKind, Event, EventKind};
 use crate::domain::lead::{Due, Lead, LeadError, LeadId, LeadInput, Stage, ValidLead};
 use crate::domain::mark::{LeadUpdate, Mark, MarkContext, MarkError, decide, reschedule};
 use crate::domain::render::{Message, RenderError, Sender, render_step};
@@ -164,6 +164,17 @@ impl UpdateContext<'_> {
     }
 }
 
+/// A lead change written to the store but not flushed yet. Listeners and
+/// alerts hear of it only through [`Engine::announce`], after the flush, so
+/// nobody is told about a change a crash could still undo.
+#[must_use = "announce it once it is flushed"]
+#[derive(Debug)]
+pub struct Written {
+    lead: Lead,
+    events: Vec<EventKind>,
+    at: DateTime<Utc>,
+}
+
 /// The command side of nudge.
 pub struct Engine {
     store: Store,
@@ -182,6 +193,23 @@ pub struct Engine {
     changes: broadcast::Sender<Change>,
     /// Hot score at which a lead turns hot (`[engine] hot_threshold`).
     hot_threshold: u32,
+    /// Alerts for the webhooks; a broadcast so a slow receiver lags instead
+    /// of slowing the engine, and sending with no receiver costs nothing.
+    alerts: broadcast::Sender<Alert>,
+}
+
+/// Something a human should hear about at once, with the lead as it is
+/// after the change (for the Slack text and the CRM event).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Alert {
+    /// What happened.
+    pub kind: AlertKind,
+    /// The lead after the change.
+    pub lead: Lead,
+    /// When it happened.
+    pub at: DateTime<Utc>,
+    /// The event's own words (bounce reason, hot score…).
+    pub detail: String,
 }
 
 /// The hot threshold when the config sets none.
@@ -218,6 +246,7 @@ impl Engine {
             wake: Arc::new(Notify::new()),
             changes: broadcast::channel(1024).0,
             hot_threshold: DEFAULT_HOT_THRESHOLD,
+            alerts: broadcast::channel(256).0,
         }
     }
 
@@ -235,6 +264,11 @@ impl Engine {
     /// Subscribes to change notifications.
     pub fn subscribe(&self) -> broadcast::Receiver<Change> {
         self.changes.subscribe()
+    }
+
+    /// Subscribes to alerts (reply, booking, hot, bounce, in doubt).
+    pub fn subscribe_alerts(&self) -> broadcast::Receiver<Alert> {
+        self.alerts.subscribe()
     }
 
     /// Publishes a change and wakes the worker.
@@ -357,20 +391,27 @@ impl Engine {
     where
         EngineError: From<E>,
     {
-        let lead = self.update_unflushed(id, decide)?;
+        let written = self.update_unflushed(id, decide)?;
         self.store.flush()?;
-        self.changed(Change::Lead(id));
-        Ok(lead)
+        Ok(self.announce(written))
+    }
+
+    /// Tells listeners (the TUI, alerts) about a change that is now durable.
+    pub fn announce(&self, written: Written) -> Lead {
+        self.changed(Change::Lead(written.lead.id));
+        self.alert(&written.lead, &written.events, written.at);
+        written.lead
     }
 
     /// [`Engine::update`] without the flush and the announcement, for
     /// callers that group several changes under one flush (the worker). The
-    /// change is not durable until [`Store::flush`]; announce it after that.
+    /// change is not durable until [`Store::flush`]; [`Engine::announce`] it
+    /// after that.
     pub fn update_unflushed<E>(
         &self,
         id: LeadId,
         decide: impl Fn(&Lead, &Facts, &UpdateContext<'_>) -> std::result::Result<LeadUpdate, E>,
-    ) -> Result<Lead>
+    ) -> Result<Written>
     where
         EngineError: From<E>,
     {
@@ -388,19 +429,48 @@ impl Engine {
                 settings: &self.settings,
             };
             let seen = lead.event_count;
+            // The events of the attempt that committed, for alerts.
+            let appended = Mutex::new(Vec::new());
             let outcome = self.store.update_lead(id, now, |current, facts| {
                 if current.event_count != seen {
-                    return Err(None);
+                    return Err(None::<E>);
                 }
-                decide(current, facts, &ctx).map_err(Some)
+                let update = decide(current, facts, &ctx).map_err(Some)?;
+                *appended.lock().unwrap_or_else(|e| e.into_inner()) = update.events.clone();
+                Ok(update)
             })?;
             match outcome {
-                Ok(lead) => return Ok(lead),
+                Ok(lead) => {
+                    let events = appended.into_inner().unwrap_or_else(|e| e.into_inner());
+                    return Ok(Written {
+                        lead,
+                        events,
+                        at: now,
+                    });
+                }
                 Err(Some(e)) => return Err(e.into()),
                 Err(None) => continue,
             }
         }
         Err(EngineError::Contended(id))
+    }
+
+    /// Announces the alert-worthy `events` just appended to `lead`.
+    fn alert(&self, lead: &Lead, events: &[EventKind], at: DateTime<Utc>) {
+        if self.alerts.receiver_count() == 0 {
+            return;
+        }
+        for event in events {
+            if let Some(kind) = event.alert() {
+                // A send error only means nobody listens any more.
+                let _ = self.alerts.send(Alert {
+                    kind,
+                    lead: lead.clone(),
+                    at,
+                    detail: event.describe(),
+                });
+            }
+        }
     }
 
     /// Applies a mark (and an optional note) atomically; returns the new lead.

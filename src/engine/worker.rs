@@ -22,12 +22,13 @@ use super::{Change, Engine, EngineError};
 use crate::channels::{Outgoing, SendError, Transport};
 use crate::domain::event::{Event, EventKind};
 use crate::domain::lead::{Due, Lead, LeadId};
-use crate::domain::links;
+use crate::domain::links::{self, LinkRef};
 use crate::domain::mark::{LeadUpdate, reschedule};
-use crate::domain::render::{Message, render_step, text_to_html};
+use crate::domain::render::{Message, render_step, text_to_html, text_to_html_with};
 use crate::domain::schedule::{in_window, next_open};
 use crate::domain::sequence::{Channel, Days, LocalTime, Sequence, Window};
 use crate::domain::touch::{self, ClaimRefused, Outcome, Touch, TouchState, apply_outcome};
+use crate::domain::tracking;
 
 /// Rewrites a rendered message for one lead (the LLM); failures fall back to
 /// the plain template.
@@ -76,6 +77,10 @@ pub struct WorkerOptions {
     pub unsubscribe: Option<(String, Vec<u8>)>,
     /// `mailto:` target for List-Unsubscribe.
     pub unsubscribe_mailto: Option<String>,
+    /// Track opens and clicks: rewrite email links to the signed click
+    /// redirect and add the open pixel to HTML alternatives. Uses the base
+    /// URL and secret of `unsubscribe`, so it needs them.
+    pub tracking: bool,
     /// Pace sends in real time (off for simulations on a manual clock).
     pub pace: bool,
 }
@@ -119,6 +124,7 @@ impl WorkerOptions {
             daily_caps,
             message_id_domain: domain,
             postal_address: config.email.postal_address.clone(),
+            tracking: unsubscribe.is_some() && config.server.tracking,
             unsubscribe,
             unsubscribe_mailto: reply
                 .contains('@')
@@ -140,6 +146,7 @@ impl Default for WorkerOptions {
             postal_address: String::new(),
             unsubscribe: None,
             unsubscribe_mailto: None,
+            tracking: false,
             pace: true,
         }
     }
@@ -231,6 +238,15 @@ fn effective_window(seq: &Sequence, due: &Due) -> Window {
         seq.window
     };
     base.for_channel(due.channel)
+}
+
+/// What a group commit announces once its flush is done.
+#[derive(Default)]
+struct Unflushed {
+    /// Recorded outcomes.
+    written: Vec<crate::engine::Written>,
+    /// Activity lines about them.
+    activity: Vec<Change>,
 }
 
 impl Worker {
@@ -341,7 +357,7 @@ impl Worker {
         let mut sends = JoinSet::new();
         let mut claimed_per_channel: HashMap<Channel, u64> = HashMap::new();
         // Outcomes recorded but not yet flushed; announced after the flush.
-        let mut unflushed: Vec<Change> = Vec::new();
+        let mut unflushed = Unflushed::default();
         let mut due = due.into_iter();
         loop {
             while sends.len() >= concurrency {
@@ -419,7 +435,7 @@ impl Worker {
     fn settle(
         &self,
         done: Result<SendResult, tokio::task::JoinError>,
-        unflushed: &mut Vec<Change>,
+        unflushed: &mut Unflushed,
     ) -> Result<(), EngineError> {
         match done {
             Ok((touch, outcome)) => self.record(&touch, outcome, unflushed),
@@ -434,12 +450,15 @@ impl Worker {
 
     /// One flush for everything recorded or claimed since the last one, then
     /// the announcements.
-    fn commit(&self, unflushed: &mut Vec<Change>, claimed: bool) -> Result<(), EngineError> {
-        if unflushed.is_empty() && !claimed {
+    fn commit(&self, unflushed: &mut Unflushed, claimed: bool) -> Result<(), EngineError> {
+        if unflushed.written.is_empty() && unflushed.activity.is_empty() && !claimed {
             return Ok(());
         }
         self.engine.store().flush()?;
-        for change in unflushed.drain(..) {
+        for written in unflushed.written.drain(..) {
+            self.engine.announce(written);
+        }
+        for change in unflushed.activity.drain(..) {
             self.engine.changed(change);
         }
         Ok(())
@@ -467,7 +486,7 @@ impl Worker {
         &self,
         touch: &Touch,
         outcome: Outcome,
-        unflushed: &mut Vec<Change>,
+        unflushed: &mut Unflushed,
     ) -> Result<(), EngineError> {
         let line = match &outcome {
             Outcome::Sent { .. } if touch.dry_run => {
@@ -501,12 +520,12 @@ impl Worker {
                 ))
             });
         match result {
-            Ok(_) => unflushed.push(Change::Lead(touch.lead_id)),
+            Ok(written) => unflushed.written.push(written),
             // Erased while sending: nothing left to record against.
             Err(EngineError::Store(crate::store::StoreError::NotFound(_))) => {}
             Err(e) => return Err(e),
         }
-        unflushed.push(Change::Activity {
+        unflushed.activity.push(Change::Activity {
             lead: touch.lead_id,
             text: line,
         });
@@ -814,6 +833,7 @@ impl Worker {
             references: Vec::new(),
             list_unsubscribe: Vec::new(),
             html: None,
+            links: Vec::new(),
             dry_run: !transport.is_live(),
             ai_note,
             last_error: None,
@@ -824,11 +844,49 @@ impl Worker {
         if due.channel == Channel::Email {
             self.add_email_furniture(&mut touch)
                 .map_err(|e| e.to_string())?;
-            if seq.steps[step_index].html {
-                touch.html = Some(text_to_html(&touch.message.body));
-            }
+            self.add_tracking_and_html(&mut touch, seq.steps[step_index].html);
         }
         Ok(touch)
+    }
+
+    /// With tracking on, rewrites the body's links (all but the unsubscribe
+    /// link) to signed click redirects, remembering the originals on the
+    /// touch, and puts the open pixel in the HTML alternative. Builds the
+    /// HTML alternative when the step asks for one, tracked or not.
+    fn add_tracking_and_html(&self, touch: &mut Touch, html: bool) {
+        let Some((base, secret)) = self
+            .options
+            .unsubscribe
+            .as_ref()
+            .filter(|_| self.options.tracking)
+        else {
+            if html {
+                touch.html = Some(text_to_html(&touch.message.body));
+            }
+            return;
+        };
+        let base = base.trim_end_matches('/');
+        let unsubscribe = format!("{base}/u/");
+        let (lead, step) = (touch.lead_id, touch.step);
+        let sign = |purpose: &str, index: usize| {
+            let index = u32::try_from(index).unwrap_or(u32::MAX);
+            links::sign_link(secret, purpose, LinkRef { lead, step, index })
+        };
+        let original = touch.message.body.clone();
+        let tracked = tracking::tracked_links(&original, |url| url.starts_with(&unsubscribe));
+        let click = |index: usize| format!("{base}/c/{}", sign(tracking::CLICK, index));
+        touch.message.body = tracking::rewrite_links(&original, &tracked, click);
+        if html {
+            let page = text_to_html_with(&original, |url| {
+                match tracked.iter().position(|l| l == url) {
+                    Some(index) => click(index),
+                    None => url.to_string(),
+                }
+            });
+            let pixel = format!("{base}/o/{}.gif", sign(tracking::OPEN, 0));
+            touch.html = Some(tracking::add_pixel(&page, &pixel));
+        }
+        touch.links = tracked;
     }
 
     /// Footer (postal address, unsubscribe link), Message-ID and threading.

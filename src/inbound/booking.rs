@@ -1,6 +1,7 @@
 //! `POST /hooks/booking`: Cal.com and Calendly webhooks. A booking marks the
 //! lead booked (the sequence stops); a cancellation puts a booked lead back
-//! to active and schedules its next touch.
+//! to active and schedules its next touch: the sequence's `[rules]
+//! on_cancel` step if it names one, else where the lead left off.
 //!
 //! The provider is told apart by its signature header:
 //! * Cal.com: `X-Cal-Signature-256` = hex HMAC-SHA256 of the raw body with
@@ -31,7 +32,8 @@ use super::{Inbound, Rejection, blocking, reject};
 use crate::domain::event::EventKind;
 use crate::domain::lead::LeadId;
 use crate::domain::links::constant_time_eq;
-use crate::domain::mark::Mark;
+use crate::domain::mark::{Mark, MarkError};
+use crate::domain::rules::on_booking_cancelled;
 use crate::domain::status::Status;
 use crate::engine::{Engine, EngineError};
 
@@ -201,18 +203,26 @@ fn apply(engine: &Engine, booking: &Booking) -> Result<Applied, EngineError> {
         .map(|l| l.status)
         .ok_or_else(|| crate::store::StoreError::NotFound(id.to_string()))?;
     let note = format!("{} (booking webhook)", booking.label);
-    let mark = match (booking.kind, status) {
+    let changed = match (booking.kind, status) {
         (Kind::Booked, Status::Booked) => None,
-        (Kind::Booked, _) => Some(Mark::Booked),
-        (Kind::Cancelled, Status::Booked) => Some(Mark::Resumed),
+        (Kind::Booked, _) => Some(engine.mark(id, Mark::Booked, Some(&note))),
+        (Kind::Cancelled, Status::Booked) => Some(engine.update(id, |current, _, ctx| {
+            let mut update = on_booking_cancelled(
+                current,
+                ctx.sequence,
+                ctx.events,
+                ctx.now,
+                ctx.settings.default_tz,
+            )?;
+            update.events.push(EventKind::Note { text: note.clone() });
+            Ok::<_, MarkError>(update)
+        })),
         (Kind::Cancelled, _) => None,
     };
-    let why = match mark {
-        Some(mark) => match engine.mark(id, mark, Some(&note)) {
-            Ok(lead) => return Ok(Applied::Changed(id, lead.status)),
-            Err(EngineError::Mark(e)) => e.to_string(),
-            Err(e) => return Err(e),
-        },
+    let why = match changed {
+        Some(Ok(lead)) => return Ok(Applied::Changed(id, lead.status)),
+        Some(Err(EngineError::Mark(e))) => e.to_string(),
+        Some(Err(e)) => return Err(e),
         None => format!("the lead is {status}; left as it is"),
     };
     engine.record(

@@ -67,6 +67,18 @@ pub enum ImapError {
     /// The server misbehaved or the connection dropped.
     #[error("IMAP: {0}")]
     Protocol(#[from] async_imap::error::Error),
+    /// The server refused `STARTTLS` (or dropped the connection instead);
+    /// the login is never sent in clear text.
+    #[error("IMAP server refused STARTTLS, so the login was not sent: {0}")]
+    StartTls(async_imap::error::Error),
+    /// `[imap] ca_file` cannot be used.
+    #[error("[imap] ca_file {path}: {reason}")]
+    CaFile {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// The mailbox has no UIDVALIDITY, so messages cannot be tracked.
     #[error("IMAP mailbox `{0}` reports no UIDVALIDITY; cannot track messages")]
     NoUidValidity(String),
@@ -88,15 +100,28 @@ pub struct Endpoint {
     pub host: String,
     /// Port.
     pub port: u16,
-    /// Implicit TLS (`imaps://`); `false` only for a loopback server.
-    pub tls: bool,
+    /// How the connection is protected.
+    pub security: Security,
+}
+
+/// How the IMAP connection is protected, from the URL's scheme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Security {
+    /// `imaps://`: TLS from the first byte (port 993).
+    ImplicitTls,
+    /// `imap://`: plain greeting, then `STARTTLS` before the login (port
+    /// 143); a server that refuses STARTTLS is an error, never a fallback.
+    StartTls,
+    /// `imap://…?tls=none`: clear text, loopback only.
+    Plain,
 }
 
 impl FromStr for Endpoint {
     type Err = ImapError;
 
-    /// `imaps://host[:993]`, or `imap://127.0.0.1:1143?tls=none` (plain,
-    /// loopback only: a password must not cross a network in clear).
+    /// `imaps://host[:993]` (implicit TLS), `imap://host[:143]` (STARTTLS),
+    /// or `imap://127.0.0.1:1143?tls=none` (plain, loopback only: a password
+    /// must not cross a network in clear).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let bad = |m: &str| ImapError::Url(m.to_string());
         let url = url::Url::parse(s.trim())
@@ -115,25 +140,45 @@ impl FromStr for Endpoint {
         let plain = url
             .query_pairs()
             .any(|(k, v)| k == "tls" && v.eq_ignore_ascii_case("none"));
-        let tls = match url.scheme() {
-            "imaps" if !plain => true,
-            "imap" if plain => false,
-            "imap" => {
+        if let Some((key, _)) = url
+            .query_pairs()
+            .find(|(k, v)| k != "tls" || !v.eq_ignore_ascii_case("none"))
+        {
+            return Err(bad(&format!(
+                "unknown query parameter `{key}`; only `tls=none` (plain, localhost only) is understood"
+            )));
+        }
+        let security = match url.scheme() {
+            "imaps" if !plain => Security::ImplicitTls,
+            "imaps" => {
                 return Err(bad(
-                    "STARTTLS is not supported; use imaps://host:993, or imap://127.0.0.1:PORT?tls=none for a local server",
+                    "imaps:// is always TLS; use imap://…?tls=none for plain",
                 ));
             }
-            other => return Err(bad(&format!("unknown scheme `{other}`; use imaps://"))),
+            "imap" if plain => Security::Plain,
+            "imap" => Security::StartTls,
+            other => {
+                return Err(bad(&format!(
+                    "unknown scheme `{other}`; use imaps:// or imap:// (STARTTLS)"
+                )));
+            }
         };
         let loopback = host == "localhost"
             || host
                 .parse::<std::net::IpAddr>()
                 .is_ok_and(|ip| ip.is_loopback());
-        if !tls && !loopback {
+        if security == Security::Plain && !loopback {
             return Err(bad("plain IMAP (tls=none) is allowed only to localhost"));
         }
-        let port = url.port().unwrap_or(if tls { 993 } else { 143 });
-        Ok(Endpoint { host, port, tls })
+        let port = url.port().unwrap_or(match security {
+            Security::ImplicitTls => 993,
+            Security::StartTls | Security::Plain => 143,
+        });
+        Ok(Endpoint {
+            host,
+            port,
+            security,
+        })
     }
 }
 
@@ -177,6 +222,8 @@ type ImapSession = Session<Box<dyn Io>>;
 pub struct Watcher {
     engine: Arc<Engine>,
     endpoint: Endpoint,
+    /// Trusted roots: the public web PKI plus `[imap] ca_file`.
+    tls: Arc<tokio_rustls::rustls::ClientConfig>,
     user: String,
     password: Secret,
     mailbox: String,
@@ -209,6 +256,7 @@ impl Watcher {
         Ok(Some(Watcher {
             engine,
             endpoint: settings.url.parse()?,
+            tls: tls_config(settings.ca_file.trim())?,
             user: settings.user.clone(),
             password: settings.password.clone(),
             mailbox: settings.mailbox.clone(),
@@ -233,7 +281,11 @@ impl Watcher {
             self.user,
             self.endpoint.host,
             self.endpoint.port,
-            if self.endpoint.tls { "" } else { " (plain)" }
+            match self.endpoint.security {
+                Security::ImplicitTls => "",
+                Security::StartTls => " (STARTTLS)",
+                Security::Plain => " (plain)",
+            }
         )
     }
 
@@ -317,7 +369,11 @@ impl Watcher {
     }
 
     async fn connect_inner(&self) -> Result<ImapSession, ImapError> {
-        let Endpoint { host, port, tls } = &self.endpoint;
+        let Endpoint {
+            host,
+            port,
+            security,
+        } = &self.endpoint;
         let io_error = |source| ImapError::Connect {
             host: host.clone(),
             port: *port,
@@ -327,19 +383,39 @@ impl Watcher {
             .await
             .map_err(io_error)?;
         tcp.set_nodelay(true).map_err(io_error)?;
-        let stream: Box<dyn Io> = if *tls {
-            Box::new(tls_connect(host, tcp).await.map_err(io_error)?)
-        } else {
-            Box::new(tcp)
-        };
-        let mut client = async_imap::Client::new(stream);
-        client
-            .read_response()
-            .await
-            .map_err(io_error)?
-            .ok_or(ImapError::Protocol(
+        let greeting = |r: Option<_>| {
+            r.map(|_| ()).ok_or(ImapError::Protocol(
                 async_imap::error::Error::ConnectionLost,
-            ))?;
+            ))
+        };
+        let client = match security {
+            Security::ImplicitTls => {
+                let tls = tls_connect(&self.tls, host, tcp).await.map_err(io_error)?;
+                let mut client = async_imap::Client::new(Box::new(tls) as Box<dyn Io>);
+                greeting(client.read_response().await.map_err(io_error)?)?;
+                client
+            }
+            Security::StartTls => {
+                let mut plain = async_imap::Client::new(tcp);
+                greeting(plain.read_response().await.map_err(io_error)?)?;
+                plain
+                    .run_command_and_check_ok("STARTTLS", None)
+                    .await
+                    .map_err(ImapError::StartTls)?;
+                // Anything the server sent after its OK is dropped with the
+                // plain client's buffer, so nothing sent in clear text can
+                // pose as part of the encrypted session.
+                let tls = tls_connect(&self.tls, host, plain.into_inner())
+                    .await
+                    .map_err(io_error)?;
+                async_imap::Client::new(Box::new(tls) as Box<dyn Io>)
+            }
+            Security::Plain => {
+                let mut client = async_imap::Client::new(Box::new(tcp) as Box<dyn Io>);
+                greeting(client.read_response().await.map_err(io_error)?)?;
+                client
+            }
+        };
         let session = client
             .login(&self.user, self.password.expose())
             .await
@@ -426,24 +502,50 @@ fn backoff(options: &WatchOptions, failures: u32) -> Duration {
         .min(options.backoff_max)
 }
 
-async fn tls_connect(
-    host: &str,
-    tcp: tokio::net::TcpStream,
-) -> std::io::Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
+/// The TLS client settings: the public web PKI's roots, plus the PEM
+/// certificates in `ca_file` when set (a private CA, a self-signed server).
+fn tls_config(ca_file: &str) -> Result<Arc<tokio_rustls::rustls::ClientConfig>, ImapError> {
     use tokio_rustls::rustls;
-    let invalid = |e: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, e);
+    use tokio_rustls::rustls::pki_types::CertificateDer;
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if !ca_file.is_empty() {
+        let bad = |why: String| ImapError::CaFile {
+            path: ca_file.to_string(),
+            reason: why,
+        };
+        let pem = std::fs::read(ca_file).map_err(|e| bad(e.to_string()))?;
+        let mut added = 0;
+        for cert in CertificateDer::pem_slice_iter(&pem) {
+            let cert = cert.map_err(|e| bad(format!("not PEM certificates ({e})")))?;
+            roots
+                .add(cert)
+                .map_err(|e| bad(format!("not a usable CA certificate ({e})")))?;
+            added += 1;
+        }
+        if added == 0 {
+            return Err(bad("holds no PEM certificate".into()));
+        }
+    }
     let config = rustls::ClientConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
     .with_safe_default_protocol_versions()
-    .map_err(|e| invalid(e.to_string()))?
+    .map_err(|e| ImapError::Url(format!("cannot set up TLS: {e}")))?
     .with_root_certificates(roots)
     .with_no_client_auth();
-    let name = rustls::pki_types::ServerName::try_from(host.to_string())
-        .map_err(|e| invalid(e.to_string()))?;
-    tokio_rustls::TlsConnector::from(Arc::new(config))
+    Ok(Arc::new(config))
+}
+
+async fn tls_connect(
+    config: &Arc<tokio_rustls::rustls::ClientConfig>,
+    host: &str,
+    tcp: tokio::net::TcpStream,
+) -> std::io::Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
+    let name = tokio_rustls::rustls::pki_types::ServerName::try_from(host.to_string())
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
+    tokio_rustls::TlsConnector::from(config.clone())
         .connect(name, tcp)
         .await
 }
@@ -1054,12 +1156,20 @@ mod tests {
     #[test]
     fn endpoints_refuse_plain_remote_and_credentials_in_urls() {
         let e: Endpoint = "imaps://imap.example.com".parse().unwrap();
-        assert_eq!((e.port, e.tls), (993, true));
+        assert_eq!((e.port, e.security), (993, Security::ImplicitTls));
         let e: Endpoint = "imap://127.0.0.1:1143?tls=none".parse().unwrap();
-        assert_eq!((e.host.as_str(), e.port, e.tls), ("127.0.0.1", 1143, false));
+        assert_eq!(
+            (e.host.as_str(), e.port, e.security),
+            ("127.0.0.1", 1143, Security::Plain)
+        );
+        let e: Endpoint = "imap://imap.example.com".parse().unwrap();
+        assert_eq!((e.port, e.security), (143, Security::StartTls));
+        let e: Endpoint = "imap://imap.example.com:1143".parse().unwrap();
+        assert_eq!((e.port, e.security), (1143, Security::StartTls));
         for bad in [
             "imap://imap.example.com:143?tls=none",
-            "imap://imap.example.com:143",
+            "imaps://imap.example.com?tls=none",
+            "imap://imap.example.com?tls=maybe",
             "imaps://sam:hunter2@imap.example.com",
             "pop3://x",
         ] {

@@ -1,6 +1,6 @@
-//! Inbound HTTP: lead intake, one-click unsubscribe, the Twilio SMS
-//! webhook and booking webhooks (Cal.com, Calendly), served by axum inside
-//! the engine process (`nudge serve`).
+//! Inbound HTTP: lead intake, one-click unsubscribe, open and click
+//! tracking, the Twilio SMS webhook and booking webhooks (Cal.com,
+//! Calendly), served by axum inside the engine process (`nudge serve`).
 //!
 //! `router(state)` builds the routes; `launch(listener, state, shutdown)`
 //! serves them until shutdown, so tests bind `127.0.0.1:0` and talk HTTP.
@@ -8,6 +8,7 @@
 
 mod booking;
 pub mod imap;
+mod tracking;
 mod twilio;
 
 use std::collections::BTreeMap;
@@ -54,6 +55,8 @@ pub struct Inbound {
     pub public_url: String,
     /// Per-source field mappings: source → (our field → their field).
     pub sources: BTreeMap<String, BTreeMap<String, String>>,
+    /// Tracking hits sooner than this after the send are link scanners.
+    pub prefetch_window: chrono::Duration,
 }
 
 impl Inbound {
@@ -78,6 +81,9 @@ impl Inbound {
                 .trim_end_matches('/')
                 .to_string(),
             sources: config.server.sources.clone(),
+            prefetch_window: chrono::Duration::seconds(
+                config.server.prefetch_window_secs.min(86_400) as i64,
+            ),
         }
     }
 }
@@ -87,6 +93,8 @@ pub fn router(state: Arc<Inbound>) -> Router {
     Router::new()
         .route("/api/leads", post(intake))
         .route("/u/{token}", get(unsubscribe_page).post(unsubscribe))
+        .route("/o/{file}", get(tracking::open))
+        .route("/c/{token}", get(tracking::click))
         .route("/hooks/twilio/sms", post(twilio::sms))
         .route("/hooks/booking", post(booking::booking))
         .route("/healthz", get(|| async { "ok" }))

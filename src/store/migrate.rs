@@ -177,14 +177,35 @@ mod tests {
         let dir = tmp.path().join("data");
         drop(Store::open(&dir, 1 << 20).unwrap());
         {
-            let db = sled::Config::new().path(&dir).open().unwrap();
+            // sled's background flusher can hold the file lock for a moment
+            // after the drop; wait for it (bounded) instead of failing.
+            let mut attempts = 0;
+            let db = loop {
+                match sled::Config::new().path(&dir).open() {
+                    Ok(db) => break db,
+                    Err(_) if attempts < 100 => {
+                        attempts += 1;
+                        std::thread::sleep(std::time::Duration::from_millis(50));
+                    }
+                    Err(e) => panic!("reopen: {e}"),
+                }
+            };
             db.open_tree("meta")
                 .unwrap()
                 .insert("schema", &99u32.to_be_bytes())
                 .unwrap();
             db.flush().unwrap();
         }
-        let err = Store::open(&dir, 1 << 20).err().unwrap();
-        assert!(err.to_string().contains("schema 99"), "{err}");
+        let mut attempts = 0;
+        let err = loop {
+            let err = Store::open(&dir, 1 << 20).err().unwrap().to_string();
+            if err.contains("lock") && attempts < 100 {
+                attempts += 1;
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                continue;
+            }
+            break err;
+        };
+        assert!(err.contains("schema 99"), "{err}");
     }
 }

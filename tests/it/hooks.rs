@@ -64,6 +64,7 @@ pub fn server(sequence: &str) -> Server {
         calendly_signing_key: Secret::from(CALENDLY_KEY),
         public_url: "https://nudge.example.com".into(),
         sources: BTreeMap::new(),
+        prefetch_window: chrono::Duration::seconds(10),
     });
     let listener = rt
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
@@ -178,6 +179,65 @@ fn cal_booking_marks_booked_and_cancellation_resumes_with_a_next_touch() {
         timeline
             .iter()
             .any(|t| t.contains("Cal.com BOOKING_CANCELLED")),
+        "{timeline:?}"
+    );
+}
+
+const ON_CANCEL: &str = r#"
+name = "test"
+[rules]
+on_cancel = "rebook"
+
+[[steps]]
+id = "hello"
+delay = "0m"
+channel = "email"
+subject = "Hello"
+body = "Hi. Reply stop to opt out."
+
+[[steps]]
+id = "follow"
+delay = "2d"
+channel = "email"
+body = "Still there? Reply stop to opt out."
+
+[[steps]]
+id = "rebook"
+delay = "0m"
+channel = "email"
+optional = true
+body = "Sorry the time did not work out. Pick another? Reply stop to opt out."
+"#;
+
+#[test]
+fn a_cancellation_schedules_the_on_cancel_step() {
+    let s = server(ON_CANCEL);
+    let id = add(&s.engine, "Ada Lovelace", "ada@example.com", None);
+    // Before any booking, the optional step is not in the plan.
+    let next = s.engine.store().lead(id).unwrap().unwrap().next.unwrap();
+    assert_eq!(next.step_id, "hello");
+
+    let (status, body) = s.cal("BOOKING_CREATED", "ada@example.com");
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = s.cal("BOOKING_CANCELLED", "ada@example.com");
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "active");
+    let lead = s.engine.store().lead(id).unwrap().unwrap();
+    let next = lead.next.unwrap();
+    assert_eq!(next.step_id, "rebook");
+    assert!(next.at >= nudge::clock::Clock::now(s.clock.as_ref()));
+    let timeline: Vec<String> = s
+        .engine
+        .store()
+        .events(id)
+        .unwrap()
+        .iter()
+        .map(|e| e.kind.describe())
+        .collect();
+    assert!(
+        timeline
+            .iter()
+            .any(|t| t == "booking cancelled; continues with rebook"),
         "{timeline:?}"
     );
 }

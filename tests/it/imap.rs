@@ -88,6 +88,7 @@ fn watcher(engine: &Arc<Engine>, imap: &Dovecot, use_idle: bool) -> Watcher {
         password: Secret::from(imap.password.as_str()),
         mailbox: "INBOX".into(),
         ooo_delay_hours: 72,
+        ca_file: String::new(),
     };
     Watcher::from_config(engine.clone(), &settings)
         .unwrap()
@@ -302,6 +303,7 @@ fn a_wrong_password_is_reported_without_the_password() {
         password: Secret::from("hunter2-wrong"),
         mailbox: "INBOX".into(),
         ooo_delay_hours: 72,
+        ca_file: String::new(),
     };
     let watcher = Watcher::from_config(engine.clone(), &settings)
         .unwrap()
@@ -309,4 +311,99 @@ fn a_wrong_password_is_reported_without_the_password() {
     let err = rt.block_on(watcher.sync()).unwrap_err().to_string();
     assert!(err.contains("login"), "{err}");
     assert!(!err.contains("hunter2"), "{err}");
+}
+
+fn settings_for(url: String, imap: &Dovecot, ca_file: Option<&std::path::Path>) -> ImapSettings {
+    ImapSettings {
+        url,
+        user: imap.user.clone(),
+        password: Secret::from(imap.password.as_str()),
+        mailbox: "INBOX".into(),
+        ooo_delay_hours: 72,
+        ca_file: ca_file.map(|p| p.display().to_string()).unwrap_or_default(),
+    }
+}
+
+#[test]
+fn starttls_upgrades_before_the_login_and_checks_the_certificate() {
+    let imap = Dovecot::start_tls();
+    let rt = runtime();
+    let (_dir, _clock, engine) = engine_on_manual_clock(SEQUENCE);
+    let ada = add(&engine, "Ada Lovelace", "ada@example.com", None);
+    send_first_touches(&rt, &engine);
+    let ca = Dovecot::ca_file();
+    let sync = |settings: &ImapSettings| {
+        let watcher = Watcher::from_config(engine.clone(), settings)
+            .unwrap()
+            .unwrap();
+        rt.block_on(watcher.sync())
+    };
+
+    let starttls = settings_for(imap.starttls_url(), &imap, Some(&ca));
+    let watcher = Watcher::from_config(engine.clone(), &starttls)
+        .unwrap()
+        .unwrap();
+    assert!(
+        watcher.describe().ends_with("(STARTTLS)"),
+        "{}",
+        watcher.describe()
+    );
+    assert_eq!(sync(&starttls).unwrap(), vec![]);
+    imap.deliver(&reply(
+        "Ada Lovelace <ada@example.com>",
+        "Re: Hello Ada",
+        &message_id(&engine, ada),
+    ));
+    assert_eq!(
+        sync(&starttls).unwrap(),
+        vec![nudge::inbound::imap::Handled::Replied(ada)]
+    );
+    // Dovecot's own record: every login came over TLS.
+    let log = imap.log();
+    let logins: Vec<&str> = log.lines().filter(|l| l.contains("Login: user=")).collect();
+    assert!(!logins.is_empty(), "{log}");
+    assert!(logins.iter().all(|l| l.contains(", TLS")), "{log}");
+
+    // Without the test CA the certificate is not trusted: no login is sent.
+    let untrusted = sync(&settings_for(imap.starttls_url(), &imap, None)).unwrap_err();
+    let shown = untrusted.to_string();
+    assert!(shown.contains("certificate"), "{shown}");
+    assert!(!shown.contains(&imap.password), "{shown}");
+}
+
+#[test]
+fn a_bad_ca_file_is_named_at_start() {
+    let (_dir, _clock, engine) = engine_on_manual_clock(SEQUENCE);
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.pem");
+    std::fs::write(&junk, "not a certificate").unwrap();
+    for path in [junk.clone(), dir.path().join("missing.pem")] {
+        let settings = ImapSettings {
+            url: "imap://imap.example.com".into(),
+            ca_file: path.display().to_string(),
+            ..ImapSettings::default()
+        };
+        let err = Watcher::from_config(engine.clone(), &settings)
+            .err()
+            .expect("a bad ca_file is refused");
+        assert!(err.to_string().starts_with("[imap] ca_file "), "{err}");
+    }
+}
+
+#[test]
+fn a_server_without_starttls_gets_no_login() {
+    let imap = Dovecot::start();
+    let rt = runtime();
+    let (_dir, _clock, engine) = engine_on_manual_clock(SEQUENCE);
+    let settings = settings_for(imap.starttls_url(), &imap, None);
+    let watcher = Watcher::from_config(engine.clone(), &settings)
+        .unwrap()
+        .unwrap();
+    let err = rt.block_on(watcher.sync()).unwrap_err().to_string();
+    assert!(err.contains("refused STARTTLS"), "{err}");
+    assert!(
+        !imap.log().contains("Login: user="),
+        "no login was attempted: {}",
+        imap.log()
+    );
 }

@@ -60,6 +60,7 @@ fn server() -> Server {
         calendly_signing_key: Secret::default(),
         public_url: PUBLIC.into(),
         sources,
+        prefetch_window: chrono::Duration::seconds(10),
     });
     let listener = rt
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))

@@ -1,5 +1,6 @@
 //! Integration tests: drive the real `nudge` binary end to end.
 
+mod alerts;
 mod cli;
 mod cli_errors;
 mod cli_import;
@@ -14,6 +15,7 @@ mod inbound;
 mod serve;
 #[path = "support/smtp_sink.rs"]
 mod smtp_sink;
+mod tracking;
 mod tui;
 mod worker;
 mod worker_channels;

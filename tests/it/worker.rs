@@ -444,6 +444,7 @@ fn a_touch_left_sending_by_a_crash_becomes_in_doubt() {
         references: Vec::new(),
         list_unsubscribe: Vec::new(),
         html: None,
+        links: Vec::new(),
         dry_run: false,
         ai_note: None,
         last_error: None,

@@ -1,5 +1,10 @@
 //! A real IMAP server for tests: a throwaway Dovecot on a free loopback port
-//! with plaintext login, its own temp dirs, stopped when dropped.
+//! with plaintext login (or, with [`Dovecot::start_tls`], STARTTLS required
+//! before any login), its own temp dirs, stopped when dropped.
+//!
+//! `support/tls/` holds a test-only CA (`ca.pem`) and a server certificate
+//! for `localhost` and `127.0.0.1` signed by it, valid for a century; the
+//! key is not a secret.
 //!
 //! If `dovecot` is not installed the test fails loudly: CI installs it, and
 //! a silently skipped IMAP test would prove nothing.
@@ -66,9 +71,24 @@ fn free_port() -> u16 {
 impl Dovecot {
     /// Starts Dovecot with one user, `sales@example.test` / `secret`.
     pub fn start() -> Dovecot {
+        Dovecot::start_with(false)
+    }
+
+    /// Like [`Dovecot::start`], but the server offers STARTTLS with the
+    /// test certificate and refuses logins before it (`ssl = required`).
+    pub fn start_tls() -> Dovecot {
+        Dovecot::start_with(true)
+    }
+
+    /// The test CA that signed the STARTTLS server's certificate.
+    pub fn ca_file() -> PathBuf {
+        tls_dir().join("ca.pem")
+    }
+
+    fn start_with(tls: bool) -> Dovecot {
         let mut last = String::new();
         for _ in 0..5 {
-            match Dovecot::try_start(free_port()) {
+            match Dovecot::try_start(free_port(), tls) {
                 Ok(d) => return d,
                 Err(e) => last = e,
             }
@@ -76,7 +96,7 @@ impl Dovecot {
         panic!("dovecot did not start: {last}");
     }
 
-    fn try_start(port: u16) -> Result<Dovecot, String> {
+    fn try_start(port: u16, tls: bool) -> Result<Dovecot, String> {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let t = dir.path().join("dovecot");
         for sub in ["run", "state", "mail"] {
@@ -109,6 +129,16 @@ impl Dovecot {
             let name = id("-un");
             format!("default_internal_user = {name}\ndefault_login_user = {name}\n")
         };
+        let ssl = if tls {
+            let certs = tls_dir();
+            format!(
+                "ssl = required\nssl_cert = <{}\nssl_key = <{}\ndisable_plaintext_auth = yes\n",
+                certs.join("server.pem").display(),
+                certs.join("server.key").display()
+            )
+        } else {
+            "ssl = no\ndisable_plaintext_auth = no\n".to_string()
+        };
         let t = t.display();
         let conf = format!(
             "protocols = imap
@@ -116,9 +146,7 @@ listen = 127.0.0.1
 base_dir = {t}/run
 state_dir = {t}/state
 log_path = {t}/dovecot.log
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain login
+{ssl}auth_mechanisms = plain login
 mail_location = maildir:{t}/mail/%u/Maildir
 {unprivileged}passdb {{
   driver = passwd-file
@@ -191,9 +219,14 @@ service imap-login {{
         ))
     }
 
-    /// The `[imap] url` for this server.
+    /// The `[imap] url` for this server, plain.
     pub fn url(&self) -> String {
         format!("imap://127.0.0.1:{}?tls=none", self.port)
+    }
+
+    /// The `[imap] url` that asks for STARTTLS.
+    pub fn starttls_url(&self) -> String {
+        format!("imap://127.0.0.1:{}", self.port)
     }
 
     fn conf(&self) -> PathBuf {
@@ -231,6 +264,10 @@ service imap-login {{
             self.log()
         );
     }
+}
+
+fn tls_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/support/tls")
 }
 
 fn is_root() -> bool {
