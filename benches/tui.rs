@@ -163,6 +163,8 @@ fn main() {
     let opened = t0.elapsed();
     let (mut app, first) = App::new(
         AppConfig {
+            sequences: vec![sequence.clone()],
+            default_region: None,
             sequence,
             filter: false,
             keys: KeyMap::default(),
@@ -194,7 +196,7 @@ fn main() {
         filled.as_secs_f64() * 1000.0
     );
     let t = Instant::now();
-    let counts = engine.stage_counts(None).expect("counts");
+    let counts = engine.stage_counts(&Default::default()).expect("counts");
     println!(
         "  of which stage counts (one pass over the stage index, {} stages): {:.1} ms",
         counts.len(),

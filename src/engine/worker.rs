@@ -462,10 +462,7 @@ impl Worker {
             Err(EngineError::Store(crate::store::StoreError::NotFound(_))) => {}
             Err(e) => return Err(e),
         }
-        self.engine.changed(Change::Activity {
-            lead: touch.lead_id,
-            text: line,
-        });
+        self.engine.activity(touch.lead_id, line);
         Ok(())
     }
 
@@ -654,10 +651,10 @@ impl Worker {
                 touch: None,
             })
         })?;
-        self.engine.changed(Change::Activity {
-            lead: lead.id,
-            text: format!("{} ({}) is due: over to you", due.step_id, due.channel),
-        });
+        self.engine.activity(
+            lead.id,
+            format!("{} ({}) is due: over to you", due.step_id, due.channel),
+        );
         Ok(())
     }
 
