@@ -14,7 +14,7 @@ use nudge::domain::mark::Mark;
 use nudge::domain::render::Sender;
 use nudge::domain::sequence::Channel;
 use nudge::domain::touch::RetryPolicy;
-use nudge::engine::{Engine, EngineError, LeadEdit, Settings};
+use nudge::engine::{Engine, EngineError, Settings};
 use nudge::store::{BoardFilter, Store};
 
 use crate::common::{Env, event_types};
