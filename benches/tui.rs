@@ -218,7 +218,7 @@ fn main() {
     let t = Instant::now();
     let counts = engine.stage_counts(&Default::default()).expect("counts");
     println!(
-        "  of which stage counts (one pass over the stage index, {} stages): {:.1} ms",
+        "  stage counts (one pass over the stage index, {} stages): {:.1} ms",
         counts.len(),
         t.elapsed().as_secs_f64() * 1000.0
     );
