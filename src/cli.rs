@@ -66,6 +66,10 @@ pub enum Command {
     Show(ShowArgs),
     /// Record what happened: replied, booked, paused, resumed, handed-off, opted-out, called.
     Mark(MarkArgs),
+    /// Add a note to a lead's timeline.
+    Note(NoteArgs),
+    /// Change a lead's name, email, phone or company (validated as intake is).
+    Edit(EditArgs),
     /// Export every lead with every field and event.
     Export(ExportArgs),
     /// Erase a lead (GDPR); its contacts stay suppressed, hashed.
@@ -204,6 +208,35 @@ pub struct MarkArgs {
     pub note: Option<String>,
 }
 
+/// `nudge note`.
+#[derive(Debug, Args)]
+pub struct NoteArgs {
+    /// Lead id or unique prefix.
+    pub id: String,
+    /// The note (several words are joined with spaces).
+    #[arg(required = true, num_args = 1.., trailing_var_arg = true)]
+    pub text: Vec<String>,
+}
+
+/// `nudge edit`.
+#[derive(Debug, Args)]
+pub struct EditArgs {
+    /// Lead id or unique prefix.
+    pub id: String,
+    /// New full name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// New email address ("" clears it).
+    #[arg(long)]
+    pub email: Option<String>,
+    /// New phone number ("" clears it).
+    #[arg(long)]
+    pub phone: Option<String>,
+    /// New company ("" clears it).
+    #[arg(long)]
+    pub company: Option<String>,
+}
+
 /// `nudge resolve`.
 #[derive(Debug, Args)]
 pub struct ResolveArgs {
@@ -322,6 +355,7 @@ pub fn main() -> ExitCode {
     }
 }
 
+#[derive(Clone)]
 struct Context_ {
     paths: Paths,
     config: Config,
@@ -354,7 +388,8 @@ impl Context_ {
         let store = self.store()?;
         Ok(EngineHandle::Local(Arc::new(
             Engine::new(store, catalog, self.settings(), Arc::new(SystemClock))
-                .with_hot_threshold(self.hot_threshold()),
+                .with_hot_threshold(self.hot_threshold())
+                .with_daily_caps(self.daily_caps()),
         )))
     }
 
@@ -363,8 +398,18 @@ impl Context_ {
         let store = self.store()?;
         Ok(
             Engine::new(store, catalog, self.settings(), Arc::new(SystemClock))
-                .with_hot_threshold(self.hot_threshold()),
+                .with_hot_threshold(self.hot_threshold())
+                .with_daily_caps(self.daily_caps()),
         )
+    }
+
+    /// `[email] daily_cap` and `[sms] daily_cap`, for the Stats screen.
+    fn daily_caps(&self) -> Vec<(crate::domain::sequence::Channel, u64)> {
+        use crate::domain::sequence::Channel;
+        vec![
+            (Channel::Email, self.config.email.daily_cap),
+            (Channel::Sms, self.config.sms.daily_cap),
+        ]
     }
 
     /// `[engine] hot_threshold`, saturated to the engine's range.
@@ -399,6 +444,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Leads(args)) => leads(&ctx, &args, &mut out)?,
         Some(Command::Show(args)) => show(&ctx, &args, &mut out)?,
         Some(Command::Mark(args)) => mark(&ctx, &args, &mut out)?,
+        Some(Command::Note(args)) => note(&ctx, &args, &mut out)?,
+        Some(Command::Edit(args)) => edit(&ctx, args, &mut out)?,
         Some(Command::Export(args)) => export_cmd(&ctx, &args, &mut out)?,
         Some(Command::Erase(args)) => erase(&ctx, &args, &mut out)?,
         Some(Command::Seq(SeqCommand::List)) => seq_list(&ctx, &mut out)?,
@@ -819,6 +866,32 @@ fn mark(ctx: &Context_, args: &MarkArgs, out: &mut impl Write) -> Result<()> {
         None => String::new(),
     };
     writeln!(out, "{} {} → {}{next}", lead.id, lead.name, lead.status)?;
+    Ok(())
+}
+
+fn note(ctx: &Context_, args: &NoteArgs, out: &mut impl Write) -> Result<()> {
+    let lead = ctx.handle()?.note(&args.id, &args.text.join(" "))?;
+    writeln!(out, "{} {}: note added", lead.id, lead.name)?;
+    Ok(())
+}
+
+fn edit(ctx: &Context_, args: EditArgs, out: &mut impl Write) -> Result<()> {
+    let changes = crate::engine::LeadEdit {
+        name: args.name,
+        email: args.email,
+        phone: args.phone,
+        company: args.company,
+    };
+    let lead = ctx.handle()?.edit(&args.id, &changes)?;
+    writeln!(
+        out,
+        "{} {} <{}> {} {}",
+        lead.id,
+        lead.name,
+        lead.email.as_deref().unwrap_or("-"),
+        lead.phone.as_deref().unwrap_or("-"),
+        lead.company.as_deref().unwrap_or("-")
+    )?;
     Ok(())
 }
 
@@ -1263,6 +1336,8 @@ fn tui_config(
         .cloned()
         .context("no sequence to show on the board; check `nudge seq list`")?;
     Ok(crate::tui::app::AppConfig {
+        sequences: catalog.iter().map(|(s, _)| s.clone()).collect(),
+        default_region: ctx.config.general.default_region.clone(),
         filter: catalog.iter().count() > 1,
         sequence,
         keys,
@@ -1290,31 +1365,73 @@ fn tui(ctx: &Context_) -> Result<()> {
         let catalog = ctx.catalog()?;
         let config = tui_config(ctx, &catalog, Arc::new(SystemClock), "attached")?;
         crate::tui::run_terminal(
-            EngineHandle::Remote(remote),
-            Subscription::Remote(data_dir),
+            Box::new(move || Ok((EngineHandle::Remote(remote), Subscription::Remote(data_dir)))),
             config,
         )?;
         return Ok(());
     }
-    let engine = Arc::new(ctx.engine()?);
-    let _log = init_logging(&data_dir, false)?;
-    tracing::info!(data_dir = %data_dir.display(), "nudge TUI starting with the engine in-process");
-    let config = tui_config(ctx, engine.catalog(), Arc::new(SystemClock), "local")?;
-    let runtime = async_runtime()?;
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let services = runtime.block_on(Services::start(ctx, engine.clone(), stopped, false))?;
+    // The board's chrome needs only the sequences; the database (slow to
+    // open when large) opens on the TUI's I/O thread after the first frame.
+    let catalog = ctx.catalog()?;
+    let config = tui_config(ctx, &catalog, Arc::new(SystemClock), "local")?;
+    let started: Arc<std::sync::Mutex<Option<LocalRun>>> = Arc::default();
+    let slot = started.clone();
+    let owned = ctx.clone();
     let result = crate::tui::run_terminal(
-        EngineHandle::Local(engine.clone()),
-        Subscription::Local(engine.subscribe()),
+        Box::new(move || {
+            let run = LocalRun::start(&owned).map_err(|e| format!("{e:#}"))?;
+            let handle = EngineHandle::Local(run.engine.clone());
+            let changes = Subscription::Local(run.engine.subscribe());
+            *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(run);
+            Ok((handle, changes))
+        }),
         config,
     );
-    let _ = stop.send(true);
-    if let Err(e) = runtime.block_on(services.join()) {
-        tracing::error!(error = %e, "the engine stopped with an error");
+    let run = started.lock().unwrap_or_else(|e| e.into_inner()).take();
+    if let Some(run) = run {
+        run.stop()?;
     }
-    engine.store().flush()?;
     result?;
     Ok(())
+}
+
+/// The engine, worker and inbound services of an in-process TUI.
+struct LocalRun {
+    engine: Arc<Engine>,
+    runtime: tokio::runtime::Runtime,
+    stop: tokio::sync::watch::Sender<bool>,
+    services: Services,
+    _log: tracing_appender::non_blocking::WorkerGuard,
+}
+
+impl LocalRun {
+    /// Opens the database and starts the services.
+    fn start(ctx: &Context_) -> Result<LocalRun> {
+        let data_dir = &ctx.paths.data_dir;
+        let engine = Arc::new(ctx.engine()?);
+        let log = init_logging(data_dir, false)?;
+        tracing::info!(data_dir = %data_dir.display(), "nudge TUI starting with the engine in-process");
+        let runtime = async_runtime()?;
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let services = runtime.block_on(Services::start(ctx, engine.clone(), stopped, false))?;
+        Ok(LocalRun {
+            engine,
+            runtime,
+            stop,
+            services,
+            _log: log,
+        })
+    }
+
+    /// Stops the services and makes every write durable.
+    fn stop(self) -> Result<()> {
+        let _ = self.stop.send(true);
+        if let Err(e) = self.runtime.block_on(self.services.join()) {
+            tracing::error!(error = %e, "the engine stopped with an error");
+        }
+        self.engine.store().flush()?;
+        Ok(())
+    }
 }
 
 /// `nudge demo`: the TUI over [`crate::demo::Demo`].
@@ -1346,9 +1463,12 @@ fn demo(ctx: &Context_, args: &DemoArgs) -> Result<()> {
         let demo = demo.clone();
         runtime.spawn(async move { demo.drive(options.speed, stopped).await })
     };
+    let engine = demo.engine.clone();
     let result = crate::tui::run_terminal(
-        EngineHandle::Local(demo.engine.clone()),
-        Subscription::Local(demo.engine.subscribe()),
+        Box::new(move || {
+            let changes = Subscription::Local(engine.subscribe());
+            Ok((EngineHandle::Local(engine), changes))
+        }),
         config,
     );
     let _ = stop.send(true);

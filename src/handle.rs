@@ -19,12 +19,13 @@ use tokio::sync::watch;
 
 use crate::domain::lead::{Lead, LeadId, LeadInput, Stage};
 use crate::domain::mark::Mark;
+use crate::domain::stats::Stats;
 use crate::domain::status::Status;
 use crate::domain::touch::Resolution;
-use crate::engine::{BoardCard, Change, Engine, EngineError, LeadView, StatusReport};
+use crate::engine::{BoardCard, Change, Engine, EngineError, LeadEdit, LeadView, StatusReport};
 use crate::export::{Format, export};
 use crate::import::{ImportOptions, ImportReport, import_csv};
-use crate::store::ListFilter;
+use crate::store::{BoardFilter, ListFilter};
 
 /// The socket's file name inside the data dir.
 pub const SOCKET_FILE: &str = "nudge.sock";
@@ -147,6 +148,9 @@ pub enum Request {
     StageCounts {
         /// Only this sequence.
         sequence: Option<String>,
+        /// Only this source.
+        #[serde(default)]
+        source: Option<String>,
     },
     /// One page of a board column.
     BoardPage {
@@ -154,10 +158,46 @@ pub enum Request {
         stages: Vec<String>,
         /// Only this sequence.
         sequence: Option<String>,
+        /// Only this source.
+        #[serde(default)]
+        source: Option<String>,
         /// Leads to skip, newest first.
         offset: usize,
         /// At most this many.
         limit: usize,
+    },
+    /// Add a note to a lead's timeline.
+    Note {
+        /// Id or prefix.
+        id: String,
+        /// The note.
+        text: String,
+    },
+    /// Change a lead's contact details.
+    Edit {
+        /// Id or prefix.
+        id: String,
+        /// What changes.
+        edit: LeadEdit,
+    },
+    /// Leads whose name, email or company contains a text.
+    Search {
+        /// The text.
+        query: String,
+        /// At most this many.
+        limit: usize,
+    },
+    /// The distinct lead sources.
+    Sources {
+        /// At most this many.
+        limit: usize,
+    },
+    /// The Stats screen's numbers.
+    Stats {
+        /// Only this sequence.
+        sequence: Option<String>,
+        /// Only this source.
+        source: Option<String>,
     },
     /// Stream change notifications until the client hangs up.
     Subscribe,
@@ -396,13 +436,14 @@ impl EngineHandle {
         }
     }
 
-    /// Leads per board stage, optionally of one sequence.
-    pub fn stage_counts(&mut self, sequence: Option<&str>) -> Result<Vec<(Stage, usize)>> {
+    /// Leads per board stage, optionally of one sequence or source.
+    pub fn stage_counts(&mut self, filter: &BoardFilter) -> Result<Vec<(Stage, usize)>> {
         match self {
-            EngineHandle::Local(engine) => Ok(engine.stage_counts(sequence)?),
+            EngineHandle::Local(engine) => Ok(engine.stage_counts(filter)?),
             EngineHandle::Remote(r) => {
                 let wire: Vec<(String, usize)> = r.call(&Request::StageCounts {
-                    sequence: sequence.map(str::to_string),
+                    sequence: filter.sequence.map(str::to_string),
+                    source: filter.source.map(str::to_string),
                 })?;
                 wire.into_iter()
                     .map(|(stage, n)| Ok((stage.parse().map_err(HandleError::Protocol)?, n)))
@@ -415,15 +456,16 @@ impl EngineHandle {
     pub fn board_page(
         &mut self,
         stages: &[Stage],
-        sequence: Option<&str>,
+        filter: &BoardFilter,
         offset: usize,
         limit: usize,
     ) -> Result<Vec<BoardCard>> {
         match self {
-            EngineHandle::Local(engine) => Ok(engine.board_page(stages, sequence, offset, limit)?),
+            EngineHandle::Local(engine) => Ok(engine.board_page(stages, filter, offset, limit)?),
             EngineHandle::Remote(r) => r.call(&Request::BoardPage {
                 stages: stages.iter().map(Stage::to_string).collect(),
-                sequence: sequence.map(str::to_string),
+                sequence: filter.sequence.map(str::to_string),
+                source: filter.source.map(str::to_string),
                 offset,
                 limit,
             }),
@@ -435,6 +477,59 @@ impl EngineHandle {
         match self {
             EngineHandle::Local(engine) => Ok(engine.status()?),
             EngineHandle::Remote(r) => r.call(&Request::Status),
+        }
+    }
+
+    /// Adds a note to a lead's timeline.
+    pub fn note(&mut self, id: &str, text: &str) -> Result<Lead> {
+        match self {
+            EngineHandle::Local(engine) => Ok(engine.note(lead_id(engine, id)?, text)?),
+            EngineHandle::Remote(r) => r.call(&Request::Note {
+                id: id.to_string(),
+                text: text.to_string(),
+            }),
+        }
+    }
+
+    /// Changes a lead's contact details.
+    pub fn edit(&mut self, id: &str, edit: &LeadEdit) -> Result<Lead> {
+        match self {
+            EngineHandle::Local(engine) => Ok(engine.edit(lead_id(engine, id)?, edit)?),
+            EngineHandle::Remote(r) => r.call(&Request::Edit {
+                id: id.to_string(),
+                edit: edit.clone(),
+            }),
+        }
+    }
+
+    /// Leads whose name, email or company contains `query`, newest first.
+    pub fn search(&mut self, query: &str, limit: usize) -> Result<Vec<Lead>> {
+        match self {
+            EngineHandle::Local(engine) => Ok(engine.search(query, limit)?),
+            EngineHandle::Remote(r) => r.call(&Request::Search {
+                query: query.to_string(),
+                limit,
+            }),
+        }
+    }
+
+    /// The distinct lead sources.
+    pub fn sources(&mut self, limit: usize) -> Result<Vec<String>> {
+        match self {
+            EngineHandle::Local(engine) => Ok(engine.sources(limit)?),
+            EngineHandle::Remote(r) => r.call(&Request::Sources { limit }),
+        }
+    }
+
+    /// The Stats screen's numbers (a full read of the leads: call it off
+    /// any UI thread).
+    pub fn stats(&mut self, filter: &BoardFilter) -> Result<Stats> {
+        match self {
+            EngineHandle::Local(engine) => Ok(engine.stats(filter)?),
+            EngineHandle::Remote(r) => r.call(&Request::Stats {
+                sequence: filter.sequence.map(str::to_string),
+                source: filter.source.map(str::to_string),
+            }),
         }
     }
 }
@@ -499,8 +594,11 @@ fn execute(engine: &Arc<Engine>, request: Request) -> Result<serde_json::Value> 
         Request::SendNow { id } => json(serde_json::to_value(handle.send_now(&id)?)),
         Request::Erase { id } => json(serde_json::to_value(handle.erase(&id)?)),
         Request::Status => json(serde_json::to_value(handle.status()?)),
-        Request::StageCounts { sequence } => {
-            let counts = handle.stage_counts(sequence.as_deref())?;
+        Request::StageCounts { sequence, source } => {
+            let counts = handle.stage_counts(&BoardFilter {
+                sequence: sequence.as_deref(),
+                source: source.as_deref(),
+            })?;
             let wire: Vec<(String, usize)> = counts
                 .into_iter()
                 .map(|(s, n)| (s.to_string(), n))
@@ -510,6 +608,7 @@ fn execute(engine: &Arc<Engine>, request: Request) -> Result<serde_json::Value> 
         Request::BoardPage {
             stages,
             sequence,
+            source,
             offset,
             limit,
         } => {
@@ -520,10 +619,25 @@ fn execute(engine: &Arc<Engine>, request: Request) -> Result<serde_json::Value> 
                 .map_err(HandleError::Other)?;
             json(serde_json::to_value(handle.board_page(
                 &stages,
-                sequence.as_deref(),
+                &BoardFilter {
+                    sequence: sequence.as_deref(),
+                    source: source.as_deref(),
+                },
                 offset,
                 limit,
             )?))
+        }
+        Request::Note { id, text } => json(serde_json::to_value(handle.note(&id, &text)?)),
+        Request::Edit { id, edit } => json(serde_json::to_value(handle.edit(&id, &edit)?)),
+        Request::Search { query, limit } => {
+            json(serde_json::to_value(handle.search(&query, limit)?))
+        }
+        Request::Sources { limit } => json(serde_json::to_value(handle.sources(limit)?)),
+        Request::Stats { sequence, source } => {
+            json(serde_json::to_value(handle.stats(&BoardFilter {
+                sequence: sequence.as_deref(),
+                source: source.as_deref(),
+            })?))
         }
         Request::Export { .. } | Request::Subscribe => Err(HandleError::Protocol(
             "streaming requests are handled by the connection".into(),

@@ -172,9 +172,11 @@ impl Lead {
         }
     }
 
-    /// The kanban stage, derived from status and progress.
+    /// The kanban stage, derived from status, engagement and progress: an
+    /// active lead that turned hot leaves its step column for Hot.
     pub fn stage(&self) -> Stage {
         match (self.status, self.last_step) {
+            (Status::Active, _) if self.hot => Stage::Hot,
             (Status::Active, None) => Stage::New,
             (Status::Active, Some(step)) => Stage::Step(step + 1),
             (status, _) => Stage::Status(status),
@@ -210,6 +212,8 @@ pub enum Stage {
     New,
     /// Active, step N (1-based) was the last one sent.
     Step(u32),
+    /// Active and engaged past the hot threshold.
+    Hot,
     /// Any status other than active.
     Status(Status),
 }
@@ -219,6 +223,7 @@ impl fmt::Display for Stage {
         match self {
             Stage::New => f.pad("new"),
             Stage::Step(n) => f.pad(&format!("step-{n}")),
+            Stage::Hot => f.pad("hot"),
             Stage::Status(s) => f.pad(s.as_str()),
         }
     }
@@ -232,6 +237,9 @@ impl FromStr for Stage {
         if s == "new" {
             return Ok(Stage::New);
         }
+        if s == "hot" {
+            return Ok(Stage::Hot);
+        }
         if let Some(n) = s.strip_prefix("step-") {
             return match n.parse::<u32>() {
                 Ok(n) if n >= 1 => Ok(Stage::Step(n)),
@@ -242,7 +250,7 @@ impl FromStr for Stage {
         }
         match s.parse::<Status>() {
             Ok(Status::Active) | Err(_) => Err(format!(
-                "unknown stage `{s}` (expected new, step-N, paused, replied, booked, handed-off, opted-out, bounced or completed)"
+                "unknown stage `{s}` (expected new, step-N, hot, paused, replied, booked, handed-off, opted-out, bounced or completed)"
             )),
             Ok(st) => Ok(Stage::Status(st)),
         }
@@ -540,7 +548,12 @@ mod tests {
 
     #[test]
     fn stage_names_round_trip() {
-        for stage in [Stage::New, Stage::Step(3), Stage::Status(Status::HandedOff)] {
+        for stage in [
+            Stage::New,
+            Stage::Step(3),
+            Stage::Hot,
+            Stage::Status(Status::HandedOff),
+        ] {
             assert_eq!(stage.to_string().parse::<Stage>(), Ok(stage));
         }
         assert!("active".parse::<Stage>().is_err());

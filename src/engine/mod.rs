@@ -17,12 +17,15 @@ use crate::domain::mark::{LeadUpdate, Mark, MarkContext, MarkError, decide, resc
 use crate::domain::render::{Message, RenderError, Sender, render_step};
 use crate::domain::rules::{Signal, SignalContext, on_signal};
 use crate::domain::schedule::{PlannedTouch, calendar};
-use crate::domain::sequence::Sequence;
+use crate::domain::sequence::{Channel, Sequence};
+use crate::domain::stats::{ChannelToday, Stats, StatsBuilder};
 use crate::domain::status::Status;
 use crate::domain::touch::{
     OutcomeContext, Resolution, ResolveError, RetryPolicy, Touch, TouchState, resolve,
 };
-use crate::store::{Facts, InsertOutcome, ListFilter, NewLeadWrite, Store, StoreError};
+use crate::store::{
+    BoardFilter, Facts, InsertOutcome, ListFilter, NewLeadWrite, Store, StoreError,
+};
 use tokio::sync::{Notify, broadcast};
 
 /// Settings the engine needs from the config.
@@ -97,6 +100,46 @@ pub enum EngineError {
     /// The lead kept changing under us.
     #[error("lead {0} kept changing while being updated; try again")]
     Contended(LeadId),
+    /// A note with no text.
+    #[error("a note needs some text")]
+    EmptyNote,
+    /// An edit that changes nothing was asked for.
+    #[error("nothing to change: give at least one of name, email, phone or company")]
+    NothingToEdit,
+}
+
+/// Maps the store's refusals of an edited contact to the same errors intake gives.
+fn contact_error(e: StoreError) -> EngineError {
+    match e {
+        StoreError::ContactTaken { by, existing } => EngineError::Duplicate { existing, by },
+        StoreError::ContactSuppressed { reason, .. } => EngineError::Suppressed { reason },
+        other => EngineError::Store(other),
+    }
+}
+
+/// Changes to a lead's contact details, for [`Engine::edit`]. `None` keeps a
+/// field; an empty string clears an optional one (email, phone, company).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct LeadEdit {
+    /// New name.
+    pub name: Option<String>,
+    /// New email.
+    pub email: Option<String>,
+    /// New phone.
+    pub phone: Option<String>,
+    /// New company.
+    pub company: Option<String>,
+}
+
+impl LeadEdit {
+    /// Whether it asks for anything.
+    pub fn is_empty(&self) -> bool {
+        self.name.is_none()
+            && self.email.is_none()
+            && self.phone.is_none()
+            && self.company.is_none()
+    }
 }
 
 type Result<T, E = EngineError> = std::result::Result<T, E>;
@@ -196,6 +239,9 @@ pub struct Engine {
     /// Alerts for the webhooks; a broadcast so a slow receiver lags instead
     /// of slowing the engine, and sending with no receiver costs nothing.
     alerts: broadcast::Sender<Alert>,
+    /// Daily send caps per channel (`[email] daily_cap`, `[sms] daily_cap`),
+    /// for the Stats screen; the worker enforces them.
+    daily_caps: Vec<(Channel, u64)>,
 }
 
 /// Something a human should hear about at once, with the lead as it is
@@ -224,6 +270,10 @@ pub enum Change {
     Activity {
         /// The lead.
         lead: LeadId,
+        /// Who it is ("Ada Lovelace (Acme)"), so the stream names them
+        /// without a read; empty from an older server.
+        #[serde(default)]
+        who: String,
         /// What happened, one line.
         text: String,
     },
@@ -247,7 +297,33 @@ impl Engine {
             changes: broadcast::channel(1024).0,
             hot_threshold: DEFAULT_HOT_THRESHOLD,
             alerts: broadcast::channel(256).0,
+            daily_caps: Vec::new(),
         }
+    }
+
+    /// Sets the daily caps the Stats screen compares today's sends with.
+    pub fn with_daily_caps(mut self, caps: Vec<(Channel, u64)>) -> Engine {
+        self.daily_caps = caps;
+        self
+    }
+
+    /// Publishes a line for the activity stream, naming the lead (one point
+    /// read; an erased lead is named by its id).
+    pub fn activity(&self, lead: LeadId, text: String) {
+        self.changed(self.activity_line(lead, text));
+    }
+
+    /// The activity line [`Engine::activity`] announces, for callers that
+    /// announce it later (the worker, after its group flush).
+    pub fn activity_line(&self, lead: LeadId, text: String) -> Change {
+        let who = match self.store.lead(lead) {
+            Ok(Some(l)) => match &l.company {
+                Some(company) => format!("{} ({company})", l.name),
+                None => l.name,
+            },
+            _ => lead.to_string(),
+        };
+        Change::Activity { lead, who, text }
     }
 
     /// Sets the hot-score threshold (0 turns hot scoring off).
@@ -431,14 +507,17 @@ impl Engine {
             let seen = lead.event_count;
             // The events of the attempt that committed, for alerts.
             let appended = Mutex::new(Vec::new());
-            let outcome = self.store.update_lead(id, now, |current, facts| {
-                if current.event_count != seen {
-                    return Err(None::<E>);
-                }
-                let update = decide(current, facts, &ctx).map_err(Some)?;
-                *appended.lock().unwrap_or_else(|e| e.into_inner()) = update.events.clone();
-                Ok(update)
-            })?;
+            let outcome = self
+                .store
+                .update_lead(id, now, |current, facts| {
+                    if current.event_count != seen {
+                        return Err(None::<E>);
+                    }
+                    let update = decide(current, facts, &ctx).map_err(Some)?;
+                    *appended.lock().unwrap_or_else(|e| e.into_inner()) = update.events.clone();
+                    Ok(update)
+                })
+                .map_err(contact_error)?;
             match outcome {
                 Ok(lead) => {
                     let events = appended.into_inner().unwrap_or_else(|e| e.into_inner());
@@ -550,9 +629,10 @@ impl Engine {
         Ok(leads)
     }
 
-    /// Leads per board stage, optionally of one sequence (board column counts).
-    pub fn stage_counts(&self, sequence: Option<&str>) -> Result<Vec<(Stage, usize)>> {
-        Ok(self.store.stage_counts(sequence)?)
+    /// Leads per board stage, optionally of one sequence or source (board
+    /// column counts).
+    pub fn stage_counts(&self, filter: &BoardFilter) -> Result<Vec<(Stage, usize)>> {
+        Ok(self.store.stage_counts(filter)?)
     }
 
     /// One page of a board column, newest first (see [`Store::stage_page`]),
@@ -560,11 +640,11 @@ impl Engine {
     pub fn board_page(
         &self,
         stages: &[Stage],
-        sequence: Option<&str>,
+        filter: &BoardFilter,
         offset: usize,
         limit: usize,
     ) -> Result<Vec<BoardCard>> {
-        let leads = self.store.stage_page(stages, sequence, offset, limit)?;
+        let leads = self.store.stage_page(stages, filter, offset, limit)?;
         leads
             .into_iter()
             .map(|lead| {
@@ -603,6 +683,116 @@ impl Engine {
                 touch: None,
             })
         })
+    }
+
+    /// Adds a free-text note to a lead's timeline; durable when it returns.
+    pub fn note(&self, id: LeadId, text: &str) -> Result<Lead> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(EngineError::EmptyNote);
+        }
+        self.record(
+            id,
+            EventKind::Note {
+                text: text.to_string(),
+            },
+        )
+    }
+
+    /// Changes a lead's name, email, phone or company. The result is
+    /// validated as intake would; the email and phone indexes move in the
+    /// same transaction, and a contact that another lead has or that is
+    /// suppressed is refused. Each changed field is recorded as an `Edited`
+    /// event.
+    pub fn edit(&self, id: LeadId, edit: &LeadEdit) -> Result<Lead> {
+        if edit.is_empty() {
+            return Err(EngineError::NothingToEdit);
+        }
+        self.update(id, |current, _, _| {
+            let pick = |new: &Option<String>, old: &Option<String>| match new {
+                Some(v) => Some(v.clone()),
+                None => old.clone(),
+            };
+            let input = LeadInput {
+                name: edit.name.clone().unwrap_or_else(|| current.name.clone()),
+                email: pick(&edit.email, &current.email),
+                phone: pick(&edit.phone, &current.phone),
+                company: pick(&edit.company, &current.company),
+                source: current.source.clone(),
+                ..LeadInput::default()
+            };
+            let valid = self.validate(&input)?;
+            let mut lead = current.clone();
+            let mut events = Vec::new();
+            let mut change = |field: &str, old: &mut Option<String>, new: Option<String>| {
+                if *old != new {
+                    events.push(EventKind::Edited {
+                        field: field.to_string(),
+                        from: old.clone().unwrap_or_default(),
+                        to: new.clone().unwrap_or_default(),
+                    });
+                    *old = new;
+                }
+            };
+            let mut name = Some(lead.name.clone());
+            change("name", &mut name, Some(valid.name));
+            change("email", &mut lead.email, valid.email);
+            change("phone", &mut lead.phone, valid.phone);
+            change("company", &mut lead.company, valid.company);
+            lead.name = name.unwrap_or_default();
+            Ok::<_, EngineError>(LeadUpdate {
+                lead,
+                events,
+                suppress: None,
+                touch: None,
+            })
+        })
+    }
+
+    /// Up to `limit` leads whose name, email or company contains `query`,
+    /// newest first (a bounded scan; see [`Store::search`]).
+    pub fn search(&self, query: &str, limit: usize) -> Result<Vec<Lead>> {
+        Ok(self.store.search(query, limit)?)
+    }
+
+    /// The distinct lead sources (at most `limit`), for the board filter.
+    pub fn sources(&self, limit: usize) -> Result<Vec<String>> {
+        Ok(self.store.sources(limit)?)
+    }
+
+    /// The Stats screen's numbers, for leads passing `filter`. Reads every
+    /// lead and its events once (callers run it off any UI thread); today's
+    /// live sends come from the daily counters.
+    pub fn stats(&self, filter: &BoardFilter) -> Result<Stats> {
+        let now = self.clock.now();
+        let mut builder = StatsBuilder::new(now);
+        for lead in self.store.iter_leads() {
+            let lead = lead?;
+            if !filter.admits(&lead) {
+                continue;
+            }
+            let events = self.store.events(lead.id)?;
+            let sequence = self.catalog.get(&lead.sequence).ok();
+            builder.add(&lead, &events, |step| {
+                let steps = &sequence?.steps;
+                let at = steps.iter().position(|s| s.id == step)?;
+                u32::try_from(at + 1).ok()
+            });
+        }
+        let mut today = Vec::new();
+        for channel in [Channel::Email, Channel::Sms] {
+            let cap = self
+                .daily_caps
+                .iter()
+                .find(|(c, _)| *c == channel)
+                .map_or(0, |(_, cap)| *cap);
+            today.push(ChannelToday {
+                channel,
+                sent: self.store.sent_on(channel, now)?,
+                cap,
+            });
+        }
+        Ok(builder.finish(today))
     }
 
     /// Records an engagement signal from tracking and applies the lead's

@@ -525,10 +525,9 @@ impl Worker {
             Err(EngineError::Store(crate::store::StoreError::NotFound(_))) => {}
             Err(e) => return Err(e),
         }
-        unflushed.activity.push(Change::Activity {
-            lead: touch.lead_id,
-            text: line,
-        });
+        unflushed
+            .activity
+            .push(self.engine.activity_line(touch.lead_id, line));
         Ok(())
     }
 
@@ -717,10 +716,10 @@ impl Worker {
                 touch: None,
             })
         })?;
-        self.engine.changed(Change::Activity {
-            lead: lead.id,
-            text: format!("{} ({}) is due: over to you", due.step_id, due.channel),
-        });
+        self.engine.activity(
+            lead.id,
+            format!("{} ({}) is due: over to you", due.step_id, due.channel),
+        );
         Ok(())
     }
 

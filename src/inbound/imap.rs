@@ -36,7 +36,7 @@ use crate::domain::lead::{Lead, LeadId, normalize_email};
 use crate::domain::mark::{LeadUpdate, Mark, MarkError, reschedule};
 use crate::domain::sequence::Channel;
 use crate::domain::status::Status;
-use crate::engine::{Change, Engine, EngineError, UpdateContext};
+use crate::engine::{Engine, EngineError, UpdateContext};
 use crate::store::StoreError;
 
 /// Why the watcher could not start or lost its connection. Never carries
@@ -990,10 +990,7 @@ pub fn handle(
                 }
                 Err(e) => return Err(e),
             }
-            engine.changed(Change::Activity {
-                lead: id,
-                text: note,
-            });
+            engine.activity(id, note);
             Ok(Handled::Replied(id))
         }
         Signal::AutoReply {
@@ -1022,7 +1019,7 @@ pub fn handle(
             );
             engine.record(id, EventKind::Note { text: text.clone() })?;
             engine.snooze(id, until)?;
-            engine.changed(Change::Activity { lead: id, text });
+            engine.activity(id, text);
             Ok(Handled::Postponed(id, until))
         }
         Signal::Bounce {
@@ -1045,10 +1042,7 @@ pub fn handle(
             engine.update(id, |current, _, ctx| {
                 Ok::<_, EngineError>(bounce_update(current, &reason, ctx))
             })?;
-            engine.changed(Change::Activity {
-                lead: id,
-                text: format!("email bounced: {reason}"),
-            });
+            engine.activity(id, format!("email bounced: {reason}"));
             Ok(Handled::Bounced(id))
         }
     }

@@ -5,12 +5,15 @@
 //!
 //! * 1 → 2: schema 1 had no status or stage index; the board and
 //!   `leads --status/--stage` need them, so they are built from the leads.
+//! * 2 → 3: hot active leads have their own stage (`hot`, the board's Hot
+//!   column); schema 2 filed them under their step, so the stage index is
+//!   rebuilt from the leads. Stage keys are names, so no other key changes.
 
 use super::{Store, StoreError, decode_in, stage_key, status_key};
 use crate::domain::lead::Lead;
 
 /// The schema this build writes.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// Leads written per index batch while migrating.
 const BATCH: usize = 10_000;
@@ -35,6 +38,7 @@ pub(super) fn run(store: &Store, meta: &sled::Tree) -> Result<(), StoreError> {
     while version < SCHEMA_VERSION {
         match version {
             1 => build_status_and_stage_indexes(store)?,
+            2 => rebuild_stage_index(store)?,
             _ => unreachable!("every version below SCHEMA_VERSION has a step"),
         }
         version += 1;
@@ -61,6 +65,23 @@ fn build_status_and_stage_indexes(store: &Store) -> Result<(), StoreError> {
         }
     }
     store.idx_status.apply_batch(status)?;
+    store.idx_stage.apply_batch(stage)?;
+    Ok(())
+}
+
+fn rebuild_stage_index(store: &Store) -> Result<(), StoreError> {
+    store.idx_stage.clear()?;
+    let mut stage = sled::Batch::default();
+    let mut pending = 0;
+    for value in store.leads.iter().values() {
+        let lead: Lead = decode_in("leads", &value?)?;
+        stage.insert(stage_key(lead.stage(), lead.id), &[] as &[u8]);
+        pending += 1;
+        if pending == BATCH {
+            store.idx_stage.apply_batch(std::mem::take(&mut stage))?;
+            pending = 0;
+        }
+    }
     store.idx_stage.apply_batch(stage)?;
     Ok(())
 }
@@ -168,6 +189,47 @@ mod tests {
         assert_eq!(
             u32::from_be_bytes(version.as_ref().try_into().unwrap()),
             SCHEMA_VERSION
+        );
+    }
+
+    /// A schema-2 database filed a hot active lead under its step; opening
+    /// it with schema 3 moves it to the Hot stage.
+    #[test]
+    fn schema_2_hot_leads_move_to_the_hot_stage() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("data");
+        let id: LeadId = "01JD3Q8Z5K9X2V7N4M6B1C0T80".parse().unwrap();
+        {
+            let db = sled::Config::new().path(&dir).open().unwrap();
+            let meta = db.open_tree("meta").unwrap();
+            meta.insert("app", b"nudge").unwrap();
+            meta.insert("schema", &2u32.to_be_bytes()).unwrap();
+            let record = serde_json::json!({
+                "id": id.to_string(),
+                "name": "Hot Lead",
+                "email": "hot@example.com",
+                "source": "fixture",
+                "sequence": "default",
+                "status": "active",
+                "last_step": 0,
+                "hot": true,
+                "created_at": "2026-01-05T10:00:00Z",
+                "updated_at": "2026-01-05T10:00:00Z",
+            });
+            db.open_tree("leads")
+                .unwrap()
+                .insert(id.to_bytes(), encode(&record))
+                .unwrap();
+            db.open_tree("idx_stage")
+                .unwrap()
+                .insert(stage_key(Stage::Step(1), id), &[] as &[u8])
+                .unwrap();
+            db.flush().unwrap();
+        }
+        let store = Store::open(&dir, 1 << 20).unwrap();
+        assert_eq!(
+            store.stage_counts(&Default::default()).unwrap(),
+            vec![(Stage::Hot, 1)]
         );
     }
 

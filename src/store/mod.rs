@@ -111,6 +111,22 @@ pub enum StoreError {
     /// The id text is malformed.
     #[error(transparent)]
     Id(#[from] IdError),
+    /// An edit gives a lead an email or phone another lead already has.
+    #[error("a lead with this {by} already exists: {existing}")]
+    ContactTaken {
+        /// `email` or `phone`.
+        by: &'static str,
+        /// The lead that has it.
+        existing: LeadId,
+    },
+    /// An edit gives a lead a contact on the suppression list.
+    #[error("this {by} is on the suppression list ({reason}); nudge will not contact it")]
+    ContactSuppressed {
+        /// `email` or `phone`.
+        by: &'static str,
+        /// Why it is suppressed.
+        reason: String,
+    },
     /// An I/O or sled failure.
     #[error("database error: {0}")]
     Sled(#[from] sled::Error),
@@ -195,6 +211,28 @@ pub struct ListFilter {
     pub stage: Option<Stage>,
     /// Only this sequence.
     pub sequence: Option<String>,
+}
+
+/// Which leads a board shows: all, or those of one sequence and/or source.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BoardFilter<'a> {
+    /// Only this sequence.
+    pub sequence: Option<&'a str>,
+    /// Only this source.
+    pub source: Option<&'a str>,
+}
+
+impl BoardFilter<'_> {
+    /// Whether any filter is set (then each lead must be read to check it).
+    pub fn is_some(&self) -> bool {
+        self.sequence.is_some() || self.source.is_some()
+    }
+
+    /// Whether `lead` passes.
+    pub fn admits(&self, lead: &Lead) -> bool {
+        self.sequence.is_none_or(|s| s == lead.sequence)
+            && self.source.is_none_or(|s| s == lead.source)
+    }
 }
 
 /// The sled database and its trees.
@@ -312,6 +350,33 @@ impl Tx<'_> {
             Some(bytes) => Ok(Some(decode_in("leads", &bytes).map_err(abort)?)),
             None => Ok(None),
         }
+    }
+
+    /// Refuses a contact an update gives the lead when another lead owns it
+    /// or it is suppressed (an edit must not slip past intake's checks).
+    fn check_new_contacts(&self, old: &Lead, new: &Lead) -> Result<(), Abort> {
+        let pairs = [
+            ("email", &old.email, &new.email, self.idx_email),
+            ("phone", &old.phone, &new.phone, self.idx_phone),
+        ];
+        for (by, before, after, index) in pairs {
+            let Some(contact) = after.as_ref().filter(|c| Some(*c) != before.as_ref()) else {
+                continue;
+            };
+            if let Some(s) = self.suppression(contact)? {
+                return Err(abort(StoreError::ContactSuppressed {
+                    by,
+                    reason: s.reason,
+                }));
+            }
+            let owner = index.get(contact.as_bytes())?;
+            if let Some(existing) = owner.as_deref().and_then(id_from_suffix)
+                && existing != new.id
+            {
+                return Err(abort(StoreError::ContactTaken { by, existing }));
+            }
+        }
+        Ok(())
     }
 
     fn remove_indexes(&self, lead: &Lead) -> Result<(), Abort> {
@@ -629,6 +694,7 @@ impl Store {
             let mut lead = change.lead;
             lead.event_count = old.event_count;
             lead.updated_at = now;
+            tx.check_new_contacts(&old, &lead)?;
             tx.remove_indexes(&old)?;
             tx.append(
                 &mut lead,
@@ -793,9 +859,10 @@ impl Store {
     }
 
     /// Leads per board stage in one pass over the stage index, for column
-    /// counts. Without a sequence nothing is decoded; with one, each lead is
-    /// read to check its sequence (slower; only boards of several sequences need it).
-    pub fn stage_counts(&self, sequence: Option<&str>) -> Result<Vec<(Stage, usize)>> {
+    /// counts. Without a filter nothing is decoded; with a sequence or a
+    /// source, each lead is read to check it (slower; only filtered boards
+    /// need it).
+    pub fn stage_counts(&self, filter: &BoardFilter) -> Result<Vec<(Stage, usize)>> {
         let mut counts: Vec<(Stage, usize)> = Vec::new();
         for key in self.idx_stage.iter().keys() {
             let key = key?;
@@ -808,9 +875,9 @@ impl Store {
             else {
                 continue;
             };
-            if let Some(wanted) = sequence {
+            if filter.is_some() {
                 let lead = id_from_suffix(&key).map(|id| self.lead(id)).transpose()?;
-                if lead.flatten().is_none_or(|l| l.sequence != wanted) {
+                if lead.flatten().is_none_or(|l| !filter.admits(&l)) {
                     continue;
                 }
             }
@@ -829,7 +896,7 @@ impl Store {
     pub fn stage_page(
         &self,
         stages: &[Stage],
-        sequence: Option<&str>,
+        filter: &BoardFilter,
         offset: usize,
         limit: usize,
     ) -> Result<Vec<Lead>> {
@@ -867,12 +934,13 @@ impl Store {
             }
             let Some((i, id)) = best else { break };
             streams[i].next();
-            let lead = match sequence {
-                Some(wanted) => match self.lead(id)? {
-                    Some(lead) if lead.sequence == wanted => Some(lead),
+            let lead = if filter.is_some() {
+                match self.lead(id)? {
+                    Some(lead) if filter.admits(&lead) => Some(lead),
                     _ => continue,
-                },
-                None => None,
+                }
+            } else {
+                None
             };
             if skipped < offset {
                 skipped += 1;
@@ -884,6 +952,44 @@ impl Store {
             }
         }
         Ok(out)
+    }
+
+    /// Up to `limit` leads, newest first, whose name, email or company
+    /// contains `query` (case-insensitive). A bounded scan: it stops at
+    /// `limit` matches, and at worst reads every lead once.
+    pub fn search(&self, query: &str, limit: usize) -> Result<Vec<Lead>> {
+        let needle = query.trim().to_lowercase();
+        let mut out = Vec::new();
+        if needle.is_empty() {
+            return Ok(out);
+        }
+        for value in self.leads.iter().values().rev() {
+            if out.len() >= limit {
+                break;
+            }
+            let lead: Lead = decode_in("leads", &value?)?;
+            let hit = [Some(&lead.name), lead.email.as_ref(), lead.company.as_ref()]
+                .into_iter()
+                .flatten()
+                .any(|field| field.to_lowercase().contains(&needle));
+            if hit {
+                out.push(lead);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The distinct lead sources, sorted, at most `limit` of them (one pass
+    /// over the leads; for the TUI's filter picker, off its UI thread).
+    pub fn sources(&self, limit: usize) -> Result<Vec<String>> {
+        let mut seen = std::collections::BTreeSet::new();
+        for lead in self.iter_leads() {
+            seen.insert(lead?.source);
+            if seen.len() >= limit {
+                break;
+            }
+        }
+        Ok(seen.into_iter().collect())
     }
 
     /// Every lead, oldest first, streamed (for export).

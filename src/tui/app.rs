@@ -12,17 +12,21 @@ use std::time::{Duration as StdDuration, Instant};
 
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
-use crossterm::event::{KeyCode, KeyEvent};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
+use super::form::{FormKey, FormMode, FormState, field_of_error};
 use super::keys::{Action, KeyMap};
 use super::theme::{Theme, Themes};
 use crate::clock::Clock;
 use crate::domain::event::EventKind;
+use crate::domain::lead::LeadInput;
 use crate::domain::lead::{Lead, LeadId, Stage};
 use crate::domain::mark::Mark;
 use crate::domain::sequence::{Channel, Sequence};
+use crate::domain::stats::Stats;
 use crate::domain::status::Status;
-use crate::engine::{BoardCard, Change, LeadView};
+use crate::engine::{BoardCard, Change, LeadEdit, LeadView};
+use crate::store::BoardFilter;
 
 /// Columns narrower than this do not fit a card.
 pub const MIN_COLUMN_WIDTH: u16 = 20;
@@ -37,16 +41,47 @@ pub const TOAST_TTL: StdDuration = StdDuration::from_secs(6);
 pub const IDLE_TICK: StdDuration = StdDuration::from_secs(30);
 /// Activity lines kept in memory.
 const ACTIVITY_KEEP: usize = 500;
+/// Search stops after this many matches (the engine's scan is bounded by it).
+pub const SEARCH_LIMIT: usize = 200;
+/// Stats are re-read at most this often while changes stream in: each read
+/// walks every lead, so a busy worker must not keep the I/O thread on it.
+pub const STATS_REFRESH: StdDuration = StdDuration::from_secs(5);
+/// Sources listed in the filter picker.
+pub const SOURCES_LIMIT: usize = 50;
 
 /// Which screen fills the terminal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Screen {
     /// The kanban.
+    #[default]
     Board,
     /// What the worker is doing, live.
     Activity,
+    /// The funnel, rates, speed to lead and today's sends.
+    Stats,
+    /// Leads found by name, email or company.
+    Search,
     /// One lead in full.
     Detail,
+}
+
+/// Which leads the board shows, owned, for requests to the I/O thread.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BoardQuery {
+    /// Only this sequence.
+    pub sequence: Option<String>,
+    /// Only this source.
+    pub source: Option<String>,
+}
+
+impl BoardQuery {
+    /// The borrowed form the engine takes.
+    pub fn as_filter(&self) -> BoardFilter<'_> {
+        BoardFilter {
+            sequence: self.sequence.as_deref(),
+            source: self.source.as_deref(),
+        }
+    }
 }
 
 /// One board column: which stages it shows, its count, the cursor and the
@@ -119,6 +154,8 @@ pub struct BoardState {
     pub sequence: String,
     /// Whether to filter by sequence (only when several exist).
     pub filter: bool,
+    /// Only leads from this source (the `f` picker).
+    pub source: Option<String>,
     /// Columns in board order.
     pub columns: Vec<Column>,
     /// The focused column.
@@ -153,8 +190,7 @@ pub const DONE_STAGES: [Stage; 3] = [
 ];
 
 impl BoardState {
-    /// Columns for `sequence`: New, one per step, the human stages, Done.
-    /// (Hot is not a column yet: nudge does not score engagement yet.)
+    /// Columns for `sequence`: New, one per step, Hot, the human stages, Done.
     pub fn new(sequence: &Sequence, filter: bool) -> BoardState {
         let mut columns = vec![Column::new("New", vec![Stage::New])];
         for (i, step) in sequence.steps.iter().enumerate() {
@@ -163,6 +199,7 @@ impl BoardState {
                 vec![Stage::Step(i as u32 + 1)],
             ));
         }
+        columns.push(Column::new("Hot", vec![Stage::Hot]));
         for (title, status) in [
             ("Replied", Status::Replied),
             ("Booked", Status::Booked),
@@ -177,6 +214,7 @@ impl BoardState {
         BoardState {
             sequence: sequence.name.clone(),
             filter,
+            source: None,
             columns,
             focus: 0,
             first_visible: 0,
@@ -232,8 +270,12 @@ impl BoardState {
         column.card(column.cursor)
     }
 
-    fn sequence_filter(&self) -> Option<String> {
-        self.filter.then(|| self.sequence.clone())
+    /// Which leads the board shows.
+    pub fn query(&self) -> BoardQuery {
+        BoardQuery {
+            sequence: self.filter.then(|| self.sequence.clone()),
+            source: self.source.clone(),
+        }
     }
 
     /// Requests for every visible column whose visible cards are not loaded.
@@ -254,7 +296,7 @@ impl BoardState {
         let offset = column.scroll.saturating_sub(self.rows);
         IoRequest::Page {
             stages: column.stages.clone(),
-            sequence: self.sequence_filter(),
+            filter: self.query(),
             offset,
             limit: self.rows * 3,
         }
@@ -263,7 +305,7 @@ impl BoardState {
     /// Everything the screen shows, re-read (after a change).
     fn refresh(&self) -> Vec<IoRequest> {
         let mut out = vec![IoRequest::Counts {
-            sequence: self.sequence_filter(),
+            filter: self.query(),
         }];
         out.extend(self.missing_pages(true));
         out
@@ -301,6 +343,52 @@ pub struct DetailState {
     pub view: Option<Box<LeadView>>,
     /// Lines scrolled down.
     pub scroll: u16,
+    /// Where Esc goes back to.
+    pub back: Screen,
+}
+
+/// The Stats screen: the last numbers and whether they are being re-read.
+#[derive(Debug, Clone, Default)]
+pub struct StatsState {
+    /// The last numbers read.
+    pub stats: Option<Box<Stats>>,
+    /// A read is on its way.
+    pub loading: bool,
+    /// Something changed since the last read.
+    pub stale: bool,
+    /// When the last read was asked for.
+    pub asked: Option<Instant>,
+}
+
+/// The search screen: what is typed and what it found.
+#[derive(Debug, Clone, Default)]
+pub struct SearchState {
+    /// The text typed.
+    pub query: String,
+    /// Matches for `found_for`, newest first.
+    pub results: Vec<Lead>,
+    /// The query the results answer.
+    pub found_for: String,
+    /// The selected result.
+    pub cursor: usize,
+}
+
+impl SearchState {
+    /// The selected lead.
+    pub fn selected(&self) -> Option<&Lead> {
+        self.results.get(self.cursor)
+    }
+}
+
+/// One choice in the filter picker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FilterChoice {
+    /// Every lead.
+    All,
+    /// One sequence (its steps make the columns).
+    Sequence(String),
+    /// One source.
+    Source(String),
 }
 
 /// How a toast looks.
@@ -354,11 +442,24 @@ impl Toasts {
     }
 }
 
+/// One line of the activity stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActivityLine {
+    /// Engine time.
+    pub at: DateTime<Utc>,
+    /// The lead.
+    pub lead: LeadId,
+    /// Its name and company.
+    pub who: String,
+    /// What happened.
+    pub text: String,
+}
+
 /// The worker's recent activity, newest last.
 #[derive(Debug, Clone, Default)]
 pub struct ActivityLog {
-    /// (engine time, lead, text).
-    pub lines: VecDeque<(DateTime<Utc>, LeadId, String)>,
+    /// The lines.
+    pub lines: VecDeque<ActivityLine>,
 }
 
 /// A question on top of the screen.
@@ -382,6 +483,24 @@ pub enum Dialog {
     },
     /// Every key.
     Help,
+    /// A one-line note for a lead.
+    Note {
+        /// The lead.
+        id: LeadId,
+        /// Its name, for the title.
+        name: String,
+        /// What is typed.
+        text: String,
+    },
+    /// The add / edit lead form.
+    Form(Box<FormState>),
+    /// Pick a sequence or source to filter the board by.
+    Filter {
+        /// The choices (sources arrive after a read).
+        choices: Vec<FilterChoice>,
+        /// The highlighted one.
+        cursor: usize,
+    },
 }
 
 /// The snooze choices.
@@ -450,6 +569,10 @@ pub struct App {
     pub board: BoardState,
     /// The lead detail.
     pub detail: DetailState,
+    /// The Stats screen.
+    pub stats: StatsState,
+    /// The search screen.
+    pub search: SearchState,
     /// Transient messages.
     pub toasts: Toasts,
     /// Live worker activity.
@@ -478,6 +601,18 @@ pub struct App {
     own_marks: Vec<(LeadId, Instant)>,
     /// Set by quit; the loop ends.
     pub quit: bool,
+    /// The database is still opening (the first frame comes before it).
+    pub opening: bool,
+    /// Why the engine could not be reached at all; the loop ends with it.
+    pub fatal: Option<String>,
+    /// Every sequence, for the filter picker and the add form.
+    pub sequences: Vec<Sequence>,
+    /// The default sequence (the board's when unfiltered).
+    pub default_sequence: String,
+    /// Region for phone numbers without a country code, for validation.
+    pub default_region: Option<String>,
+    /// The terminal size, to rebuild the board when the filter changes.
+    pub size: (u16, u16),
     /// Redraw at least this often (relative times move on); short in the
     /// demo, whose clock runs fast.
     pub idle_tick: StdDuration,
@@ -488,15 +623,15 @@ pub struct App {
 pub enum IoRequest {
     /// Leads per stage.
     Counts {
-        /// Only this sequence.
-        sequence: Option<String>,
+        /// Which leads.
+        filter: BoardQuery,
     },
     /// One page of a column.
     Page {
         /// The column's stages.
         stages: Vec<Stage>,
-        /// Only this sequence.
-        sequence: Option<String>,
+        /// Which leads.
+        filter: BoardQuery,
         /// Cards to skip.
         offset: usize,
         /// Cards to read.
@@ -541,6 +676,39 @@ pub enum IoRequest {
         /// Its name.
         name: String,
     },
+    /// The Stats screen's numbers.
+    Stats {
+        /// Which leads.
+        filter: BoardQuery,
+    },
+    /// Leads matching a text.
+    Search {
+        /// The text.
+        query: String,
+    },
+    /// The lead sources, for the filter picker.
+    Sources,
+    /// Add a note.
+    Note {
+        /// Which.
+        id: LeadId,
+        /// Its name.
+        name: String,
+        /// The note.
+        text: String,
+    },
+    /// Add a lead from the form.
+    Add {
+        /// The form's input (boxed: it is the largest request).
+        input: Box<LeadInput>,
+    },
+    /// Change a lead from the form.
+    Edit {
+        /// Which.
+        id: LeadId,
+        /// What changes.
+        edit: LeadEdit,
+    },
 }
 
 impl IoRequest {
@@ -552,6 +720,9 @@ impl IoRequest {
             (IoRequest::Page { stages: a, .. }, IoRequest::Page { stages: b, .. }) => a == b,
             (IoRequest::Detail { id: a }, IoRequest::Detail { id: b }) => a == b,
             (IoRequest::Watch { id: a }, IoRequest::Watch { id: b }) => a == b,
+            (IoRequest::Stats { .. }, IoRequest::Stats { .. })
+            | (IoRequest::Search { .. }, IoRequest::Search { .. })
+            | (IoRequest::Sources, IoRequest::Sources) => true,
             _ => false,
         }
     }
@@ -591,6 +762,26 @@ pub enum IoResult {
         /// Whether it was an undo.
         undo: bool,
     },
+    /// The Stats screen's numbers.
+    Stats(Box<Stats>),
+    /// Search results.
+    Found {
+        /// The query they answer.
+        query: String,
+        /// The matches.
+        leads: Vec<Lead>,
+    },
+    /// The lead sources.
+    Sources(Vec<String>),
+    /// The form's lead was added or changed.
+    Saved {
+        /// The lead's name.
+        name: String,
+        /// Added (else edited).
+        added: bool,
+    },
+    /// The engine refused the form; the text says why.
+    Rejected(String),
     /// Something else landed; the text says what.
     Done(String),
     /// A request failed; the text says why.
@@ -623,6 +814,10 @@ pub enum Msg {
     Tick,
     /// Stop: a signal arrived or the terminal went away.
     Quit,
+    /// The database is open; the board's reads are being answered.
+    Opened,
+    /// The database could not be opened; the TUI ends with this error.
+    OpenFailed(String),
 }
 
 /// Settings an [`App`] starts with.
@@ -649,6 +844,10 @@ pub struct AppConfig {
     pub mode: String,
     /// Redraw at least this often.
     pub idle_tick: StdDuration,
+    /// Every sequence (the filter picker, the add form).
+    pub sequences: Vec<Sequence>,
+    /// Region for phone numbers without a country code.
+    pub default_region: Option<String>,
 }
 
 impl App {
@@ -658,9 +857,12 @@ impl App {
         let theme = ThemeState::new(config.themes, &config.theme, &mut toasts);
         let mut board = BoardState::new(&config.sequence, config.filter);
         board.resize(width, height);
+        let default_sequence = config.sequence.name.clone();
         let app = App {
             board,
             detail: DetailState::default(),
+            stats: StatsState::default(),
+            search: SearchState::default(),
             toasts,
             activity: ActivityLog::default(),
             dialog: Dialog::None,
@@ -676,6 +878,12 @@ impl App {
             own_marks: Vec::new(),
             quit: false,
             idle_tick: config.idle_tick,
+            opening: false,
+            fatal: None,
+            sequences: config.sequences,
+            default_sequence,
+            default_region: config.default_region,
+            size: (width, height),
         };
         let first = app.board.refresh().into_iter().map(Command::Io).collect();
         (app, first)
@@ -689,8 +897,45 @@ impl App {
     fn selected_lead(&self) -> Option<&Lead> {
         match self.screen {
             Screen::Detail => self.detail.view.as_ref().map(|v| &v.lead),
-            _ => self.board.selected().map(|c| &c.lead),
+            Screen::Search => self.search.selected(),
+            Screen::Board => self.board.selected().map(|c| &c.lead),
+            Screen::Activity | Screen::Stats => None,
         }
+    }
+
+    fn sequence_names(&self) -> Vec<String> {
+        self.sequences.iter().map(|s| s.name.clone()).collect()
+    }
+
+    /// Asks for the Stats screen's numbers now, unless a read is on its way.
+    fn ask_stats(&mut self) -> Vec<Command> {
+        if self.stats.loading {
+            self.stats.stale = true;
+            return Vec::new();
+        }
+        self.stats.loading = true;
+        self.stats.stale = false;
+        self.stats.asked = Some(Instant::now());
+        vec![Command::Io(IoRequest::Stats {
+            filter: self.board.query(),
+        })]
+    }
+
+    /// Re-reads stats after a change, at most every [`STATS_REFRESH`].
+    fn stats_changed(&mut self) -> Vec<Command> {
+        if self.screen != Screen::Stats {
+            self.stats.stale = true;
+            return Vec::new();
+        }
+        let recent = self
+            .stats
+            .asked
+            .is_some_and(|at| at.elapsed() < STATS_REFRESH);
+        if recent || self.stats.loading {
+            self.stats.stale = true;
+            return Vec::new();
+        }
+        self.ask_stats()
     }
 }
 
@@ -703,6 +948,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
     match msg {
         Msg::Key(key) => key_pressed(app, &key),
         Msg::Resize(width, height) => {
+            app.size = (width, height);
             app.board.resize(width, height);
             io(app.board.missing_pages(false))
         }
@@ -713,11 +959,18 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
             if app.screen == Screen::Detail && app.detail.id == Some(id) {
                 out.push(IoRequest::Detail { id });
             }
-            io(out)
+            let mut commands = io(out);
+            commands.extend(app.stats_changed());
+            commands
         }
-        Msg::Changed(Change::Activity { lead, text }) => {
-            let now = app.now();
-            app.activity.lines.push_back((now, lead, text));
+        Msg::Changed(Change::Activity { lead, who, text }) => {
+            let at = app.now();
+            app.activity.lines.push_back(ActivityLine {
+                at,
+                lead,
+                who,
+                text,
+            });
             while app.activity.lines.len() > ACTIVITY_KEEP {
                 app.activity.lines.pop_front();
             }
@@ -726,13 +979,222 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
         Msg::Resync => io(app.board.refresh()),
         Msg::Tick => {
             app.toasts.expire(Instant::now());
-            Vec::new()
+            if app.stats.stale {
+                app.stats_changed()
+            } else {
+                Vec::new()
+            }
         }
         Msg::Quit => {
             app.quit = true;
             Vec::new()
         }
+        Msg::Opened => {
+            app.opening = false;
+            Vec::new()
+        }
+        Msg::OpenFailed(why) => {
+            app.fatal = Some(why);
+            app.quit = true;
+            Vec::new()
+        }
     }
+}
+
+/// Keys on the search screen: typing edits the query (each change asks
+/// for matches; newer asks supersede older ones still queued), arrows move
+/// through the results, Enter opens one, Esc clears and then leaves.
+fn search_key(app: &mut App, key: &KeyEvent) -> Vec<Command> {
+    let search = &mut app.search;
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    match key.code {
+        KeyCode::Char('c') if ctrl => {
+            app.quit = true;
+            return Vec::new();
+        }
+        KeyCode::Esc if search.query.is_empty() => {
+            app.screen = Screen::Board;
+            return Vec::new();
+        }
+        KeyCode::Esc => {
+            *search = SearchState::default();
+            return Vec::new();
+        }
+        KeyCode::Tab => {
+            app.screen = Screen::Board;
+            return Vec::new();
+        }
+        KeyCode::Up => {
+            search.cursor = search.cursor.saturating_sub(1);
+            return Vec::new();
+        }
+        KeyCode::Down => {
+            search.cursor = (search.cursor + 1).min(search.results.len().saturating_sub(1));
+            return Vec::new();
+        }
+        KeyCode::Enter => {
+            let Some(id) = search.selected().map(|l| l.id) else {
+                return Vec::new();
+            };
+            app.detail = DetailState {
+                id: Some(id),
+                view: None,
+                scroll: 0,
+                back: Screen::Search,
+            };
+            app.screen = Screen::Detail;
+            return vec![Command::Io(IoRequest::Detail { id })];
+        }
+        KeyCode::Backspace => {
+            search.query.pop();
+        }
+        KeyCode::Char(c) if !ctrl => search.query.push(c),
+        _ => return Vec::new(),
+    }
+    if search.query.trim().is_empty() {
+        search.results.clear();
+        search.found_for.clear();
+        search.cursor = 0;
+        return Vec::new();
+    }
+    vec![Command::Io(IoRequest::Search {
+        query: search.query.clone(),
+    })]
+}
+
+/// Keys in the note prompt: typing, Backspace, Enter saves, Esc cancels.
+fn note_key(
+    app: &mut App,
+    key: &KeyEvent,
+    id: LeadId,
+    name: String,
+    mut text: String,
+) -> Vec<Command> {
+    match key.code {
+        KeyCode::Esc => return Vec::new(),
+        KeyCode::Enter if text.trim().is_empty() => {
+            app.toasts
+                .push(ToastKind::Info, "empty note: nothing saved");
+            return Vec::new();
+        }
+        KeyCode::Enter => return vec![Command::Io(IoRequest::Note { id, name, text })],
+        KeyCode::Backspace => {
+            text.pop();
+        }
+        KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => text.push(c),
+        _ => {}
+    }
+    app.dialog = Dialog::Note { id, name, text };
+    Vec::new()
+}
+
+/// Keys in the form; a submit validates first and sends only a clean form.
+fn form_key(app: &mut App, key: &KeyEvent, mut form: Box<FormState>) -> Vec<Command> {
+    if form.busy {
+        // Waiting for the engine: only Esc (give up waiting) does anything.
+        if key.code != KeyCode::Esc {
+            app.dialog = Dialog::Form(form);
+        }
+        return Vec::new();
+    }
+    let commands = match form.key(key) {
+        FormKey::Cancel => return Vec::new(),
+        FormKey::Edit => Vec::new(),
+        FormKey::Submit => {
+            let names = app.sequence_names();
+            if form.validate(app.default_region.as_deref(), &names) {
+                let request = match &form.mode {
+                    FormMode::Add => Some(IoRequest::Add {
+                        input: Box::new(form.input()),
+                    }),
+                    FormMode::Edit { id, .. } => {
+                        let edit = form.changes();
+                        (!edit.is_empty()).then_some(IoRequest::Edit { id: *id, edit })
+                    }
+                };
+                match request {
+                    Some(request) => {
+                        form.busy = true;
+                        vec![Command::Io(request)]
+                    }
+                    None => {
+                        app.toasts.push(ToastKind::Info, "nothing changed");
+                        return Vec::new();
+                    }
+                }
+            } else {
+                Vec::new()
+            }
+        }
+    };
+    app.dialog = Dialog::Form(form);
+    commands
+}
+
+/// Keys in the filter picker: arrows or j/k move, Enter applies, Esc closes.
+fn filter_key(
+    app: &mut App,
+    key: &KeyEvent,
+    choices: Vec<FilterChoice>,
+    mut cursor: usize,
+) -> Vec<Command> {
+    match key.code {
+        KeyCode::Esc | KeyCode::Char('q') => return Vec::new(),
+        KeyCode::Up | KeyCode::Char('k') => cursor = cursor.saturating_sub(1),
+        KeyCode::Down | KeyCode::Char('j') => {
+            cursor = (cursor + 1).min(choices.len().saturating_sub(1))
+        }
+        KeyCode::Enter => {
+            return match choices.get(cursor).cloned() {
+                Some(choice) => apply_filter(app, choice),
+                None => Vec::new(),
+            };
+        }
+        _ => {}
+    }
+    app.dialog = Dialog::Filter { choices, cursor };
+    Vec::new()
+}
+
+/// Switches the board to a filter and re-reads it.
+fn apply_filter(app: &mut App, choice: FilterChoice) -> Vec<Command> {
+    let default = app
+        .sequences
+        .iter()
+        .find(|s| s.name == app.default_sequence)
+        .or(app.sequences.first())
+        .cloned();
+    let source = app.board.source.clone();
+    let rebuilt = match &choice {
+        FilterChoice::All => default.map(|s| BoardState::new(&s, false)),
+        FilterChoice::Sequence(name) => app.sequences.iter().find(|s| &s.name == name).map(|s| {
+            let mut board = BoardState::new(s, true);
+            board.source = source;
+            board
+        }),
+        FilterChoice::Source(source) => {
+            app.board.source = Some(source.clone());
+            app.board.focus = 0;
+            app.board.first_visible = 0;
+            for column in &mut app.board.columns {
+                column.cursor = 0;
+                column.scroll = 0;
+                column.cards.clear();
+            }
+            None
+        }
+    };
+    if let Some(mut board) = rebuilt {
+        board.done_collapsed = app.board.done_collapsed;
+        board.resize(app.size.0, app.size.1);
+        app.board = board;
+    }
+    app.stats.stale = true;
+    let mut commands = io(app.board.refresh());
+    if app.screen == Screen::Stats {
+        commands.extend(app.ask_stats());
+    }
+    commands
 }
 
 fn key_pressed(app: &mut App, key: &KeyEvent) -> Vec<Command> {
@@ -776,6 +1238,12 @@ fn key_pressed(app: &mut App, key: &KeyEvent) -> Vec<Command> {
             }
             return Vec::new();
         }
+        Dialog::Note { id, name, text } => return note_key(app, key, id, name, text),
+        Dialog::Form(form) => return form_key(app, key, form),
+        Dialog::Filter { choices, cursor } => return filter_key(app, key, choices, cursor),
+    }
+    if app.screen == Screen::Search {
+        return search_key(app, key);
     }
     match app.keys.action(key) {
         Some(action) => act(app, action),
@@ -807,13 +1275,39 @@ pub fn act(app: &mut App, action: Action) -> Vec<Command> {
         Action::NextScreen => {
             app.screen = match app.screen {
                 Screen::Board => Screen::Activity,
-                Screen::Activity | Screen::Detail => Screen::Board,
+                Screen::Activity => Screen::Stats,
+                Screen::Stats | Screen::Search | Screen::Detail => Screen::Board,
+            };
+            if app.screen == Screen::Stats {
+                app.ask_stats()
+            } else {
+                Vec::new()
+            }
+        }
+        Action::Back => {
+            app.screen = match app.screen {
+                Screen::Detail => app.detail.back,
+                _ => Screen::Board,
             };
             Vec::new()
         }
-        Action::Back => {
-            app.screen = Screen::Board;
+        Action::Search => {
+            app.screen = Screen::Search;
             Vec::new()
+        }
+        Action::AddLead => {
+            app.dialog = Dialog::Form(Box::new(FormState::add(&app.default_sequence)));
+            Vec::new()
+        }
+        Action::Filter => {
+            let mut choices = vec![FilterChoice::All];
+            choices.extend(
+                app.sequences
+                    .iter()
+                    .map(|s| FilterChoice::Sequence(s.name.clone())),
+            );
+            app.dialog = Dialog::Filter { choices, cursor: 0 };
+            vec![Command::Io(IoRequest::Sources)]
         }
         Action::Undo => undo(app),
         Action::Up
@@ -832,7 +1326,9 @@ pub fn act(app: &mut App, action: Action) -> Vec<Command> {
         | Action::HandOff
         | Action::OptOut
         | Action::Snooze
-        | Action::SendNow => lead_action(app, action),
+        | Action::SendNow
+        | Action::Note
+        | Action::Edit => lead_action(app, action),
     }
 }
 
@@ -867,6 +1363,7 @@ fn navigate(app: &mut App, action: Action) -> Vec<Command> {
                 id: Some(id),
                 view: None,
                 scroll: 0,
+                back: Screen::Board,
             };
             app.screen = Screen::Detail;
             return vec![Command::Io(IoRequest::Detail { id })];
@@ -895,6 +1392,10 @@ fn lead_action(app: &mut App, action: Action) -> Vec<Command> {
     let Some(lead) = app.selected_lead() else {
         return Vec::new();
     };
+    if action == Action::Edit {
+        app.dialog = Dialog::Form(Box::new(FormState::edit(lead)));
+        return Vec::new();
+    }
     let (id, name, status) = (lead.id, lead.name.clone(), lead.status);
     let mark = |mark| {
         vec![Command::Io(IoRequest::Mark {
@@ -935,6 +1436,14 @@ fn lead_action(app: &mut App, action: Action) -> Vec<Command> {
             app.dialog = Dialog::Confirm {
                 prompt: format!("Send {name}'s next touch now?"),
                 then: IoRequest::SendNow { id, name },
+            };
+            Vec::new()
+        }
+        Action::Note => {
+            app.dialog = Dialog::Note {
+                id,
+                name,
+                text: String::new(),
             };
             Vec::new()
         }
@@ -1046,6 +1555,44 @@ fn loaded(app: &mut App, result: IoResult) -> Vec<Command> {
             );
             Vec::new()
         }
+        IoResult::Stats(stats) => {
+            app.stats.stats = Some(stats);
+            app.stats.loading = false;
+            Vec::new()
+        }
+        IoResult::Found { query, leads } => {
+            if query == app.search.query {
+                app.search.results = leads;
+                app.search.found_for = query;
+                app.search.cursor = app
+                    .search
+                    .cursor
+                    .min(app.search.results.len().saturating_sub(1));
+            }
+            Vec::new()
+        }
+        IoResult::Sources(sources) => {
+            if let Dialog::Filter { choices, .. } = &mut app.dialog {
+                choices.retain(|c| !matches!(c, FilterChoice::Source(_)));
+                choices.extend(sources.into_iter().map(FilterChoice::Source));
+            }
+            Vec::new()
+        }
+        IoResult::Saved { name, added } => {
+            if matches!(app.dialog, Dialog::Form(_)) {
+                app.dialog = Dialog::None;
+            }
+            let verb = if added { "added" } else { "saved" };
+            app.toasts.push(ToastKind::Info, format!("{name} {verb}"));
+            Vec::new()
+        }
+        IoResult::Rejected(why) => {
+            match &mut app.dialog {
+                Dialog::Form(form) => form.reject(field_of_error(&why), why),
+                _ => app.toasts.push(ToastKind::Error, why),
+            }
+            Vec::new()
+        }
         IoResult::Done(text) => {
             if !text.is_empty() {
                 app.toasts.push(ToastKind::Info, text);
@@ -1066,7 +1613,6 @@ mod tests {
     use crate::clock::ManualClock;
     use crate::domain::lead::LeadInput;
     use crate::tui::theme::{ColorDepth, Themes};
-    use crossterm::event::KeyModifiers;
 
     fn start() -> DateTime<Utc> {
         DateTime::parse_from_rfc3339("2026-03-03T15:00:00Z")
@@ -1103,6 +1649,8 @@ mod tests {
         let sequence = Sequence::parse("default.toml", BUILTIN_DEFAULT, "default").unwrap();
         let (mut app, first) = App::new(
             AppConfig {
+                sequences: vec![sequence.clone()],
+                default_region: None,
                 sequence,
                 filter: false,
                 keys: KeyMap::default(),
@@ -1221,7 +1769,7 @@ mod tests {
             commands,
             vec![Command::Io(IoRequest::Page {
                 stages: vec![Stage::New],
-                sequence: None,
+                filter: BoardQuery::default(),
                 offset: 90,
                 limit: 15,
             })]
@@ -1348,5 +1896,287 @@ mod tests {
         assert_eq!(app.dialog, Dialog::None);
         press(&mut app, 'q');
         assert!(app.quit);
+    }
+
+    fn key(app: &mut App, code: KeyCode) -> Vec<Command> {
+        update(app, Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+    }
+
+    fn typed(app: &mut App, text: &str) -> Vec<Command> {
+        text.chars().flat_map(|c| press(app, c)).collect()
+    }
+
+    #[test]
+    fn the_board_has_a_hot_column_before_replied() {
+        let app = app(1);
+        let titles: Vec<&str> = app.board.columns.iter().map(|c| c.title.as_str()).collect();
+        let hot = titles.iter().position(|t| *t == "Hot").unwrap();
+        assert_eq!(titles[hot + 1], "Replied");
+        assert!(
+            titles[hot - 1].contains(" · "),
+            "after the steps: {titles:?}"
+        );
+        assert_eq!(app.board.columns[hot].stages, vec![Stage::Hot]);
+    }
+
+    #[test]
+    fn tab_reaches_stats_which_reads_once_and_throttles_changes() {
+        let mut app = app(1);
+        assert!(key(&mut app, KeyCode::Tab).is_empty());
+        assert_eq!(app.screen, Screen::Activity);
+        let commands = key(&mut app, KeyCode::Tab);
+        assert_eq!(app.screen, Screen::Stats);
+        assert_eq!(
+            commands,
+            vec![Command::Io(IoRequest::Stats {
+                filter: BoardQuery::default()
+            })]
+        );
+        // A change while the read is on its way only marks the numbers stale.
+        let id = lead(0, Status::Active).id;
+        let changed = update(&mut app, Msg::Changed(Change::Lead(id)));
+        assert!(
+            !changed
+                .iter()
+                .any(|c| matches!(c, Command::Io(IoRequest::Stats { .. })))
+        );
+        assert!(app.stats.stale);
+        update(&mut app, Msg::Io(IoResult::Stats(Box::default())));
+        assert!(app.stats.stats.is_some() && !app.stats.loading);
+        // Within the refresh interval a tick does not re-read either.
+        assert!(update(&mut app, Msg::Tick).is_empty());
+        app.stats.asked = Some(Instant::now() - STATS_REFRESH);
+        assert!(matches!(
+            update(&mut app, Msg::Tick).as_slice(),
+            [Command::Io(IoRequest::Stats { .. })]
+        ));
+        key(&mut app, KeyCode::Tab);
+        assert_eq!(app.screen, Screen::Board);
+    }
+
+    #[test]
+    fn slash_searches_as_you_type_and_enter_opens_a_result() {
+        let mut app = app(1);
+        assert!(press(&mut app, '/').is_empty());
+        assert_eq!(app.screen, Screen::Search);
+        let commands = typed(&mut app, "ad");
+        assert_eq!(
+            commands.last(),
+            Some(&Command::Io(IoRequest::Search { query: "ad".into() }))
+        );
+        // Keys are text here: `q` does not quit.
+        press(&mut app, 'q');
+        assert!(!app.quit);
+        key(&mut app, KeyCode::Backspace);
+        // A stale answer is ignored; the current one fills the list.
+        update(
+            &mut app,
+            Msg::Io(IoResult::Found {
+                query: "a".into(),
+                leads: vec![lead(9, Status::Active)],
+            }),
+        );
+        assert!(app.search.results.is_empty());
+        update(
+            &mut app,
+            Msg::Io(IoResult::Found {
+                query: "ad".into(),
+                leads: vec![lead(1, Status::Active), lead(2, Status::Active)],
+            }),
+        );
+        key(&mut app, KeyCode::Down);
+        let commands = key(&mut app, KeyCode::Enter);
+        assert_eq!(
+            commands,
+            vec![Command::Io(IoRequest::Detail {
+                id: lead(2, Status::Active).id
+            })]
+        );
+        assert_eq!(app.screen, Screen::Detail);
+        key(&mut app, KeyCode::Esc);
+        assert_eq!(app.screen, Screen::Search, "esc returns to the results");
+        key(&mut app, KeyCode::Esc);
+        assert!(app.search.query.is_empty() && app.search.results.is_empty());
+        key(&mut app, KeyCode::Esc);
+        assert_eq!(app.screen, Screen::Board);
+    }
+
+    #[test]
+    fn n_prompts_for_a_note_and_enter_sends_it() {
+        let mut app = app(1);
+        assert!(press(&mut app, 'n').is_empty());
+        assert!(matches!(app.dialog, Dialog::Note { .. }));
+        assert!(typed(&mut app, "call back").is_empty());
+        let commands = key(&mut app, KeyCode::Enter);
+        match commands.as_slice() {
+            [Command::Io(IoRequest::Note { text, name, .. })] => {
+                assert_eq!(text, "call back");
+                assert_eq!(name, "Lead 0");
+            }
+            other => panic!("expected a note, got {other:?}"),
+        }
+        assert_eq!(app.dialog, Dialog::None);
+        press(&mut app, 'n');
+        assert!(key(&mut app, KeyCode::Esc).is_empty());
+        assert_eq!(app.dialog, Dialog::None);
+    }
+
+    #[test]
+    fn a_opens_the_form_which_validates_before_sending() {
+        let mut app = app(1);
+        assert!(press(&mut app, 'a').is_empty());
+        let Dialog::Form(form) = &app.dialog else {
+            panic!("a form");
+        };
+        assert_eq!(form.value("sequence"), "default");
+        // Nothing typed: errors inline, nothing sent.
+        assert!(key(&mut app, KeyCode::Enter).is_empty());
+        let Dialog::Form(form) = &app.dialog else {
+            panic!("still a form");
+        };
+        assert!(form.fields[0].error.is_some());
+        typed(&mut app, "Ada");
+        key(&mut app, KeyCode::Tab);
+        typed(&mut app, "ada@example.com");
+        let commands = key(&mut app, KeyCode::Enter);
+        match commands.as_slice() {
+            [Command::Io(IoRequest::Add { input })] => {
+                assert_eq!(input.name, "Ada");
+                assert_eq!(input.email.as_deref(), Some("ada@example.com"));
+                assert_eq!(input.sequence.as_deref(), Some("default"));
+            }
+            other => panic!("expected an add, got {other:?}"),
+        }
+        // The engine refuses a duplicate: the error lands beside the email.
+        update(
+            &mut app,
+            Msg::Io(IoResult::Rejected(
+                "a lead with this email already exists: X".into(),
+            )),
+        );
+        let Dialog::Form(form) = &app.dialog else {
+            panic!("the form stays open");
+        };
+        assert!(
+            form.fields[1]
+                .error
+                .as_deref()
+                .unwrap()
+                .contains("already exists")
+        );
+        update(
+            &mut app,
+            Msg::Io(IoResult::Saved {
+                name: "Ada".into(),
+                added: true,
+            }),
+        );
+        assert_eq!(app.dialog, Dialog::None);
+    }
+
+    #[test]
+    fn e_edits_the_selected_lead_sending_only_changes() {
+        let mut app = app(1);
+        press(&mut app, 'e');
+        let Dialog::Form(form) = &app.dialog else {
+            panic!("a form");
+        };
+        assert_eq!(form.value("name"), "Lead 0");
+        assert!(
+            key(&mut app, KeyCode::Enter).is_empty(),
+            "nothing changed, nothing sent"
+        );
+        press(&mut app, 'e');
+        for _ in 0..3 {
+            key(&mut app, KeyCode::Tab);
+        }
+        typed(&mut app, "Acme");
+        let commands = key(&mut app, KeyCode::Enter);
+        match commands.as_slice() {
+            [Command::Io(IoRequest::Edit { edit, .. })] => assert_eq!(
+                *edit,
+                LeadEdit {
+                    company: Some("Acme".into()),
+                    ..LeadEdit::default()
+                }
+            ),
+            other => panic!("expected an edit, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn f_picks_a_sequence_or_source_and_the_board_rereads() {
+        let mut app = app(1);
+        let commands = press(&mut app, 'f');
+        assert_eq!(commands, vec![Command::Io(IoRequest::Sources)]);
+        update(
+            &mut app,
+            Msg::Io(IoResult::Sources(vec!["csv".into(), "web".into()])),
+        );
+        let Dialog::Filter { choices, .. } = &app.dialog else {
+            panic!("a picker");
+        };
+        assert_eq!(
+            choices,
+            &vec![
+                FilterChoice::All,
+                FilterChoice::Sequence("default".into()),
+                FilterChoice::Source("csv".into()),
+                FilterChoice::Source("web".into()),
+            ]
+        );
+        key(&mut app, KeyCode::Down);
+        key(&mut app, KeyCode::Down);
+        let commands = key(&mut app, KeyCode::Enter);
+        assert_eq!(
+            commands[0],
+            Command::Io(IoRequest::Counts {
+                filter: BoardQuery {
+                    sequence: None,
+                    source: Some("csv".into())
+                }
+            })
+        );
+        press(&mut app, 'f');
+        key(&mut app, KeyCode::Down);
+        let commands = key(&mut app, KeyCode::Enter);
+        assert_eq!(
+            commands[0],
+            Command::Io(IoRequest::Counts {
+                filter: BoardQuery {
+                    sequence: Some("default".into()),
+                    source: Some("csv".into())
+                }
+            })
+        );
+        press(&mut app, 'f');
+        let commands = key(&mut app, KeyCode::Enter);
+        assert_eq!(
+            commands[0],
+            Command::Io(IoRequest::Counts {
+                filter: BoardQuery::default()
+            })
+        );
+    }
+
+    #[test]
+    fn activity_lines_name_the_lead_and_opening_ends() {
+        let mut app = app(1);
+        let id = lead(0, Status::Active).id;
+        update(
+            &mut app,
+            Msg::Changed(Change::Activity {
+                lead: id,
+                who: "Ada Lovelace (Acme)".into(),
+                text: "intro (email) sent".into(),
+            }),
+        );
+        assert_eq!(app.activity.lines[0].who, "Ada Lovelace (Acme)");
+        app.opening = true;
+        update(&mut app, Msg::Opened);
+        assert!(!app.opening);
+        update(&mut app, Msg::OpenFailed("locked".into()));
+        assert!(app.quit);
+        assert_eq!(app.fatal.as_deref(), Some("locked"));
     }
 }

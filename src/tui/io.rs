@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::sync::mpsc::{Receiver, Sender};
 
-use super::app::{IoRequest, IoResult, Msg};
+use super::app::{IoRequest, IoResult, Msg, SEARCH_LIMIT, SOURCES_LIMIT};
 use crate::domain::lead::LeadId;
 use crate::handle::EngineHandle;
 
@@ -37,16 +37,16 @@ impl Executor {
             })
         };
         match request {
-            IoRequest::Counts { sequence } => match h.stage_counts(sequence.as_deref()) {
+            IoRequest::Counts { filter } => match h.stage_counts(&filter.as_filter()) {
                 Ok(counts) => IoResult::Counts(counts),
                 Err(e) => failed("", e),
             },
             IoRequest::Page {
                 stages,
-                sequence,
+                filter,
                 offset,
                 limit,
-            } => match h.board_page(&stages, sequence.as_deref(), offset, limit) {
+            } => match h.board_page(&stages, &filter.as_filter(), offset, limit) {
                 Ok(cards) => {
                     for card in &cards {
                         self.seen.insert(card.lead.id, card.lead.event_count);
@@ -105,6 +105,36 @@ impl Executor {
             IoRequest::SendNow { id, name } => match h.send_now(&id.to_string()) {
                 Ok(_) => IoResult::Done(format!("{name}: next touch is due now")),
                 Err(e) => failed(&name, e),
+            },
+            IoRequest::Stats { filter } => match h.stats(&filter.as_filter()) {
+                Ok(stats) => IoResult::Stats(Box::new(stats)),
+                Err(e) => failed("stats", e),
+            },
+            IoRequest::Search { query } => match h.search(&query, SEARCH_LIMIT) {
+                Ok(leads) => IoResult::Found { query, leads },
+                Err(e) => failed("search", e),
+            },
+            IoRequest::Sources => match h.sources(SOURCES_LIMIT) {
+                Ok(sources) => IoResult::Sources(sources),
+                Err(e) => failed("sources", e),
+            },
+            IoRequest::Note { id, name, text } => match h.note(&id.to_string(), &text) {
+                Ok(_) => IoResult::Done(format!("note added to {name}")),
+                Err(e) => failed(&name, e),
+            },
+            IoRequest::Add { input } => match h.add(&input) {
+                Ok(_) => IoResult::Saved {
+                    name: input.name.trim().to_string(),
+                    added: true,
+                },
+                Err(e) => IoResult::Rejected(e.to_string()),
+            },
+            IoRequest::Edit { id, edit } => match h.edit(&id.to_string(), &edit) {
+                Ok(lead) => IoResult::Saved {
+                    name: lead.name,
+                    added: false,
+                },
+                Err(e) => IoResult::Rejected(e.to_string()),
             },
         }
     }

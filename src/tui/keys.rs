@@ -49,7 +49,7 @@ pub enum Action {
     SendNow,
     /// Undo the last mark, within 10 seconds.
     Undo,
-    /// Board → activity → board.
+    /// Board → activity → stats → board.
     NextScreen,
     /// Every key.
     Help,
@@ -57,6 +57,16 @@ pub enum Action {
     Theme,
     /// Fold or unfold the Done column.
     ToggleDone,
+    /// Add a note to the selected lead.
+    Note,
+    /// Add a lead (a form).
+    AddLead,
+    /// Edit the selected lead (the same form, filled in).
+    Edit,
+    /// Find leads by name, email or company.
+    Search,
+    /// Show only one sequence's or source's leads.
+    Filter,
     /// Leave.
     Quit,
 }
@@ -83,10 +93,15 @@ impl Action {
             Action::Snooze => "snooze: 1 day, 3 days, 1 week",
             Action::SendNow => "send next touch now (asks first)",
             Action::Undo => "undo last mark (10 s)",
-            Action::NextScreen => "switch screen",
+            Action::NextScreen => "board/activity/stats",
             Action::Help => "this help",
             Action::Theme => "next theme",
             Action::ToggleDone => "fold / unfold Done",
+            Action::Note => "add a note",
+            Action::AddLead => "add a lead",
+            Action::Edit => "edit lead",
+            Action::Search => "search name/email/company",
+            Action::Filter => "filter: sequence or source",
             Action::Quit => "quit",
         }
     }
@@ -222,6 +237,11 @@ const DEFAULTS: &[(Key, Action)] = &[
     (Key::char('?'), Action::Help),
     (Key::char('t'), Action::Theme),
     (Key::char('z'), Action::ToggleDone),
+    (Key::char('n'), Action::Note),
+    (Key::char('a'), Action::AddLead),
+    (Key::char('e'), Action::Edit),
+    (Key::char('/'), Action::Search),
+    (Key::char('f'), Action::Filter),
     (Key::char('q'), Action::Quit),
     (
         Key {

@@ -16,6 +16,7 @@
 //! the change subscription.
 
 pub mod app;
+pub mod form;
 pub mod io;
 pub mod keys;
 pub mod theme;
@@ -45,7 +46,15 @@ pub enum TuiError {
     /// Drawing failed in the backend.
     #[error("drawing failed: {0}")]
     Draw(String),
+    /// The engine could not be opened or reached.
+    #[error("{0}")]
+    Open(String),
 }
+
+/// Opens the engine, on a background thread after the first frame is
+/// drawn: opening sled takes longer than a first frame may. Returns the
+/// handle and where change notifications come from, or why it failed.
+pub type Opener = Box<dyn FnOnce() -> Result<(EngineHandle, Subscription), String> + Send>;
 
 /// Where change notifications come from.
 pub enum Subscription {
@@ -145,12 +154,24 @@ fn dispatch(commands: Vec<Command>, io: &Sender<IoRequest>, bell: &mut dyn FnMut
     }
 }
 
-/// Starts the background thread that owns `handle`; returns where to send
-/// requests.
-pub fn spawn_io(handle: EngineHandle, inbox: Sender<Msg>) -> Sender<IoRequest> {
+/// Starts the background thread that opens the engine with `open`, then
+/// owns its handle; returns where to send requests. Requests sent before
+/// the engine is open wait in the channel. The inbox hears `Opened` (and
+/// the change subscription starts) or `OpenFailed`.
+pub fn spawn_io(open: Opener, inbox: Sender<Msg>) -> Sender<IoRequest> {
     let (tx, rx) = mpsc::channel();
-    let executor = io::Executor::new(handle);
-    std::thread::spawn(move || io::serve(executor, rx, inbox));
+    std::thread::spawn(move || match open() {
+        Ok((handle, subscription)) => {
+            if inbox.send(Msg::Opened).is_err() {
+                return;
+            }
+            spawn_subscription(subscription, inbox.clone());
+            io::serve(io::Executor::new(handle), rx, inbox);
+        }
+        Err(why) => {
+            let _ = inbox.send(Msg::OpenFailed(why));
+        }
+    });
     tx
 }
 
@@ -213,13 +234,10 @@ impl Drop for TerminalGuard {
 }
 
 /// Runs the TUI on the real terminal until the user quits, SIGTERM/SIGHUP
-/// arrives or the engine goes away. The terminal is restored in every case,
-/// a panic included.
-pub fn run_terminal(
-    handle: EngineHandle,
-    subscription: Subscription,
-    config: AppConfig,
-) -> Result<(), TuiError> {
+/// arrives or the engine goes away. The first frame ("opening database…")
+/// is drawn before `open` runs on the I/O thread. The terminal is restored
+/// in every case, a panic included.
+pub fn run_terminal(open: Opener, config: AppConfig) -> Result<(), TuiError> {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         restore_terminal();
@@ -238,16 +256,20 @@ pub fn run_terminal(
     let (inbox_tx, inbox) = mpsc::channel();
     spawn_keys(inbox_tx.clone());
     spawn_signals(inbox_tx.clone())?;
-    spawn_subscription(subscription, inbox_tx.clone());
-    let io = spawn_io(handle, inbox_tx);
+    let io = spawn_io(open, inbox_tx);
     let (mut app, first) = App::new(config, size.width, size.height);
+    app.opening = true;
     let mut bell = || {
         use std::io::Write;
         let mut out = std::io::stdout();
         let _ = out.write_all(b"\x07");
         let _ = out.flush();
     };
-    run_loop(&mut terminal, &mut app, first, &inbox, &io, &mut bell)
+    run_loop(&mut terminal, &mut app, first, &inbox, &io, &mut bell)?;
+    match app.fatal.take() {
+        Some(why) => Err(TuiError::Open(why)),
+        None => Ok(()),
+    }
 }
 
 /// Reads terminal events on a thread: keys and resizes become messages.

@@ -8,12 +8,16 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+use ratatui::widgets::{
+    Bar, BarChart, BarGroup, Block, Borders, Clear, Paragraph, Sparkline, Wrap,
+};
 
 use super::app::{
     ActivityLog, App, BoardState, CARD_HEIGHT, Column, DONE_STAGES, DetailState, Dialog,
-    SNOOZE_CHOICES, Screen, ToastKind, Toasts, UserZone,
+    FilterChoice, SEARCH_LIMIT, SNOOZE_CHOICES, Screen, SearchState, StatsState, ToastKind, Toasts,
+    UserZone,
 };
+use super::form::FormState;
 use super::keys::{Action, KeyMap};
 use super::theme::Theme;
 use crate::cli::relative;
@@ -50,6 +54,12 @@ pub struct ViewContext<'a> {
     pub default_tz: Tz,
     /// "local", "attached", "demo".
     pub mode: &'a str,
+    /// The Stats screen.
+    pub stats: &'a StatsState,
+    /// The search screen.
+    pub search: &'a SearchState,
+    /// The database is still opening.
+    pub opening: bool,
 }
 
 impl<'a> ViewContext<'a> {
@@ -68,6 +78,9 @@ impl<'a> ViewContext<'a> {
             user_zone: app.user_zone,
             default_tz: app.default_tz,
             mode: &app.mode,
+            stats: &app.stats,
+            search: &app.search,
+            opening: app.opening,
         }
     }
 }
@@ -94,8 +107,11 @@ pub fn render(frame: &mut Frame, ctx: &ViewContext) {
     .areas(area);
     render_title(frame, title, ctx);
     match ctx.screen {
+        _ if ctx.opening => render_opening(frame, body, ctx),
         Screen::Board => render_board(frame, body, ctx),
         Screen::Activity => render_activity(frame, body, ctx),
+        Screen::Stats => render_stats(frame, body, ctx),
+        Screen::Search => render_search(frame, body, ctx),
         Screen::Detail => render_detail(frame, body, ctx),
     }
     render_footer(frame, footer, ctx);
@@ -109,13 +125,19 @@ fn render_title(frame: &mut Frame, area: Rect, ctx: &ViewContext) {
     let screen = match ctx.screen {
         Screen::Board => "board",
         Screen::Activity => "activity",
+        Screen::Stats => "stats",
+        Screen::Search => "search",
         Screen::Detail => "lead",
+    };
+    let source = match &ctx.board.source {
+        Some(source) => format!(" · source {source}"),
+        None => String::new(),
     };
     let left = Line::from(vec![
         Span::styled(" nudge ", Style::default().fg(t.background).bg(t.accent)),
         Span::styled(
             format!(
-                " {screen} · {} · {total} leads · {}",
+                " {screen} · {}{source} · {total} leads · {}",
                 ctx.board.sequence, ctx.mode
             ),
             Style::default().fg(t.text),
@@ -146,13 +168,27 @@ fn render_footer(frame: &mut Frame, area: Rect, ctx: &ViewContext) {
         Screen::Board => &[
             (Action::Open, "open"),
             (Action::Replied, "replied"),
-            (Action::Booked, "booked"),
-            (Action::PauseResume, "pause"),
-            (Action::Snooze, "snooze"),
+            (Action::Note, "note"),
+            (Action::Search, "search"),
+            (Action::AddLead, "add"),
             (Action::NextScreen, "screen"),
             (Action::Help, "help"),
             (Action::Quit, "quit"),
         ],
+        Screen::Stats => &[
+            (Action::NextScreen, "board"),
+            (Action::Filter, "filter"),
+            (Action::Help, "help"),
+            (Action::Quit, "quit"),
+        ],
+        Screen::Search => {
+            let text = " type to search · ↑↓ move · enter open · esc clear / back";
+            frame.render_widget(
+                Paragraph::new(text).style(Style::default().fg(t.muted)),
+                area,
+            );
+            return;
+        }
         Screen::Detail => &[
             (Action::Back, "back"),
             (Action::Replied, "replied"),
@@ -352,6 +388,9 @@ fn render_card(
         return;
     };
     let mut name = vec![];
+    if lead.hot {
+        name.push(Span::styled("★ ", Style::default().fg(t.hot)));
+    }
     if *failed {
         name.push(Span::styled("✗ ", Style::default().fg(t.error)));
     }
@@ -586,17 +625,28 @@ fn render_activity(frame: &mut Frame, area: Rect, ctx: &ViewContext) {
             .iter()
             .rev()
             .take(rows)
-            .map(|(at, _, text)| {
+            .map(|line| {
+                let text = &line.text;
                 let colour = if text.contains("fail") || text.contains("doubt") {
                     t.error
                 } else {
                     t.text
                 };
+                let who = if line.who.is_empty() {
+                    line.lead.to_string()
+                } else {
+                    line.who.clone()
+                };
                 Line::from(vec![
                     Span::styled(
-                        format_user(*at, ctx.user_zone, "%m-%d %H:%M  "),
+                        format_user(line.at, ctx.user_zone, "%m-%d %H:%M  "),
                         Style::default().fg(t.muted),
                     ),
+                    Span::styled(
+                        who,
+                        Style::default().fg(t.text).add_modifier(Modifier::BOLD),
+                    ),
+                    Span::styled(" · ", Style::default().fg(t.muted)),
                     Span::styled(text.clone(), Style::default().fg(colour)),
                 ])
             })
@@ -675,6 +725,46 @@ fn render_dialog(frame: &mut Frame, area: Rect, ctx: &ViewContext) {
             )));
             (" snooze ", lines, 40)
         }
+        Dialog::Note { name, text, .. } => (
+            " note ",
+            vec![
+                Line::from(format!("Note for {name}:")),
+                Line::from(vec![
+                    Span::styled("> ", Style::default().fg(t.accent)),
+                    Span::raw(text.clone()),
+                    Span::styled("▏", Style::default().fg(t.accent)),
+                ]),
+                Line::default(),
+                Line::from(Span::styled(
+                    "enter: save    esc: cancel",
+                    Style::default().fg(t.muted),
+                )),
+            ],
+            64,
+        ),
+        Dialog::Form(form) => (form.title(), form_lines(form, ctx), 76),
+        Dialog::Filter { choices, cursor } => {
+            let mut lines = vec![Line::from("Show only:"), Line::default()];
+            for (i, choice) in choices.iter().enumerate() {
+                let label = match choice {
+                    FilterChoice::All => "all leads".to_string(),
+                    FilterChoice::Sequence(name) => format!("sequence  {name}"),
+                    FilterChoice::Source(name) => format!("source    {name}"),
+                };
+                let style = if i == *cursor {
+                    Style::default().fg(t.text).bg(t.selected)
+                } else {
+                    Style::default().fg(t.text)
+                };
+                lines.push(Line::from(Span::styled(format!(" {label} "), style)));
+            }
+            lines.push(Line::default());
+            lines.push(Line::from(Span::styled(
+                "↑↓ move · enter apply · esc cancel",
+                Style::default().fg(t.muted),
+            )));
+            (" filter ", lines, 48)
+        }
         Dialog::Help => {
             // Two columns, so every key fits in 80×24.
             let entries: Vec<(String, &str)> = ctx
@@ -735,4 +825,306 @@ fn truncate(s: &str, width: usize) -> String {
         let cut: String = s.chars().take(width.saturating_sub(1)).collect();
         format!("{cut}…")
     }
+}
+
+/// The form's lines: one per field, the error beside it.
+fn form_lines(form: &FormState, ctx: &ViewContext) -> Vec<Line<'static>> {
+    let t = ctx.theme;
+    let mut lines = Vec::new();
+    for (i, field) in form.fields.iter().enumerate() {
+        let focused = i == form.focus;
+        let label = Style::default().fg(if focused { t.accent } else { t.muted });
+        let value = if focused {
+            Style::default().fg(t.text).bg(t.selected)
+        } else {
+            Style::default().fg(t.text)
+        };
+        let shown = format!("{:<24}", truncate(&field.value, 24));
+        let mut spans = vec![
+            Span::styled(format!("{:>9} ", field.name), label),
+            Span::styled(shown, value),
+        ];
+        if let Some(error) = &field.error {
+            spans.push(Span::styled(
+                format!(" ✗ {}", truncate(error, 36)),
+                Style::default().fg(t.error),
+            ));
+        }
+        lines.push(Line::from(spans));
+    }
+    lines.push(Line::default());
+    if let Some(error) = &form.error {
+        lines.push(Line::from(Span::styled(
+            format!("✗ {error}"),
+            Style::default().fg(t.error),
+        )));
+    }
+    let hint = if form.busy {
+        "saving…"
+    } else {
+        "tab / shift-tab: field · enter: save · esc: cancel"
+    };
+    lines.push(Line::from(Span::styled(hint, Style::default().fg(t.muted))));
+    lines
+}
+
+fn render_opening(frame: &mut Frame, area: Rect, ctx: &ViewContext) {
+    let t = ctx.theme;
+    let y = area.y + area.height / 2;
+    frame.render_widget(
+        Paragraph::new("opening database…")
+            .centered()
+            .style(Style::default().fg(t.muted)),
+        Rect {
+            y,
+            height: 1,
+            ..area
+        },
+    );
+}
+
+/// "42s", "3m", "2h 5m", "1d 4h".
+fn short_duration(secs: i64) -> String {
+    let secs = secs.max(0);
+    match secs {
+        0..60 => format!("{secs}s"),
+        60..3_600 => format!("{}m", secs / 60),
+        3_600..86_400 => format!("{}h {}m", secs / 3_600, secs % 3_600 / 60),
+        _ => format!("{}d {}h", secs / 86_400, secs % 86_400 / 3_600),
+    }
+}
+
+fn render_stats(frame: &mut Frame, area: Rect, ctx: &ViewContext) {
+    let t = ctx.theme;
+    let Some(stats) = ctx.stats.stats.as_deref() else {
+        frame.render_widget(
+            Paragraph::new("reading the leads…")
+                .block(Block::default().borders(Borders::TOP))
+                .style(Style::default().fg(t.muted)),
+            area,
+        );
+        return;
+    };
+    let muted = Style::default().fg(t.muted);
+    let block = |title: String| {
+        Block::default()
+            .borders(Borders::ALL)
+            .title(title)
+            .border_style(muted)
+    };
+    let [top, bottom] = Layout::vertical([Constraint::Length(10), Constraint::Min(4)]).areas(area);
+    let [funnel_area, sending_area] =
+        Layout::horizontal([Constraint::Percentage(52), Constraint::Percentage(48)]).areas(top);
+    let [steps_area, rates_area] =
+        Layout::horizontal([Constraint::Percentage(52), Constraint::Percentage(48)]).areas(bottom);
+
+    let f = stats.funnel;
+    let bars: Vec<Bar> = [
+        ("captured", f.captured),
+        ("contacted", f.contacted),
+        ("replied", f.replied),
+        ("booked", f.booked),
+    ]
+    .into_iter()
+    .map(|(label, value)| {
+        Bar::default()
+            .value(value)
+            .label(Line::from(label))
+            .style(Style::default().fg(t.accent))
+            .value_style(Style::default().fg(t.background).bg(t.accent))
+    })
+    .collect();
+    let inner_width = funnel_area.width.saturating_sub(2);
+    let bar_width = (inner_width.saturating_sub(3) / 4).clamp(1, 12);
+    frame.render_widget(
+        BarChart::default()
+            .block(block(" funnel ".into()))
+            .data(BarGroup::default().bars(&bars))
+            .bar_width(bar_width)
+            .bar_gap(1),
+        funnel_area,
+    );
+
+    let mut lines = vec![Line::from(vec![
+        Span::styled("speed to lead  ", muted),
+        Span::styled(
+            match stats.median_speed_secs {
+                Some(secs) => format!("median {}", short_duration(secs)),
+                None => "no touch sent yet".into(),
+            },
+            Style::default().fg(t.text),
+        ),
+    ])];
+    for today in &stats.today {
+        let cap = if today.cap == 0 {
+            "no cap".to_string()
+        } else {
+            format!("cap {}", today.cap)
+        };
+        let colour = if today.cap > 0 && today.sent >= today.cap {
+            t.overdue
+        } else {
+            t.text
+        };
+        lines.push(Line::from(vec![
+            Span::styled(format!("{:<6} today  ", today.channel), muted),
+            Span::styled(format!("{:>5}", today.sent), Style::default().fg(colour)),
+            Span::styled(format!(" sent · {cap}"), muted),
+        ]));
+    }
+    let total: u64 = stats.sends_per_day.iter().sum();
+    lines.push(Line::from(Span::styled(
+        format!(
+            "touches per day, last {} days ({total}):",
+            stats.sends_per_day.len()
+        ),
+        muted,
+    )));
+    let sending_inner = block(String::new()).inner(sending_area);
+    frame.render_widget(block(" sending ".into()), sending_area);
+    let text_height = lines.len() as u16;
+    frame.render_widget(
+        Paragraph::new(lines),
+        Rect {
+            height: text_height.min(sending_inner.height),
+            ..sending_inner
+        },
+    );
+    let spark = Rect {
+        y: sending_inner.y + text_height,
+        height: sending_inner.height.saturating_sub(text_height),
+        ..sending_inner
+    };
+    if spark.height > 0 {
+        frame.render_widget(
+            Sparkline::default()
+                .data(&stats.sends_per_day)
+                .style(Style::default().fg(t.accent)),
+            spark,
+        );
+    }
+
+    let step_title = |n: u32| {
+        let column = ctx.board.columns.get(n as usize);
+        match column {
+            Some(c) if c.stages == [crate::domain::lead::Stage::Step(n)] => c.title.clone(),
+            _ => format!("step {n}"),
+        }
+    };
+    let head = Style::default()
+        .fg(t.column_header)
+        .add_modifier(Modifier::BOLD);
+    let mut rows = vec![Line::from(Span::styled(
+        format!(
+            "{:<10}{:>5}{:>8}{:>5}{:>7}{:>5}",
+            "step", "sent", "replied", "%", "booked", "%"
+        ),
+        head,
+    ))];
+    if stats.steps.is_empty() {
+        rows.push(Line::from(Span::styled("no touch sent yet", muted)));
+    }
+    for step in &stats.steps {
+        rows.push(Line::from(format!(
+            "{:<10}{:>5}{:>8}{:>5.0}{:>7}{:>5.0}",
+            truncate(&step_title(step.step), 9),
+            step.sent,
+            step.replied,
+            step.reply_rate() * 100.0,
+            step.booked,
+            step.booking_rate() * 100.0
+        )));
+    }
+    frame.render_widget(
+        Paragraph::new(rows).block(block(" per step (credit: last touch) ".into())),
+        steps_area,
+    );
+
+    let rate_bars: Vec<Bar> = stats
+        .steps
+        .iter()
+        .map(|step| {
+            Bar::default()
+                .value((step.reply_rate() * 100.0).round() as u64)
+                .text_value(format!("{:.0}%", step.reply_rate() * 100.0))
+                .label(Line::from(format!("{}", step.step)))
+                .style(Style::default().fg(t.success))
+        })
+        .collect();
+    frame.render_widget(
+        BarChart::default()
+            .block(block(" reply rate by step ".into()))
+            .data(BarGroup::default().bars(&rate_bars))
+            .bar_width(4)
+            .bar_gap(1)
+            .max(100),
+        rates_area,
+    );
+}
+
+fn render_search(frame: &mut Frame, area: Rect, ctx: &ViewContext) {
+    let t = ctx.theme;
+    let search = ctx.search;
+    let [input, list] = Layout::vertical([Constraint::Length(2), Constraint::Min(1)]).areas(area);
+    frame.render_widget(
+        Paragraph::new(Line::from(vec![
+            Span::styled("/ ", Style::default().fg(t.accent)),
+            Span::styled(search.query.clone(), Style::default().fg(t.text)),
+            Span::styled("▏", Style::default().fg(t.accent)),
+        ]))
+        .block(
+            Block::default()
+                .borders(Borders::BOTTOM)
+                .border_style(Style::default().fg(t.muted)),
+        ),
+        input,
+    );
+    let muted = Style::default().fg(t.muted);
+    if search.query.trim().is_empty() {
+        frame.render_widget(
+            Paragraph::new("type part of a name, email or company").style(muted),
+            list,
+        );
+        return;
+    }
+    let mut lines = Vec::new();
+    let waiting = search.found_for != search.query;
+    let count = search.results.len();
+    let more = if count >= SEARCH_LIMIT { "+" } else { "" };
+    lines.push(Line::from(Span::styled(
+        if waiting {
+            "searching…".to_string()
+        } else {
+            format!("{count}{more} found")
+        },
+        muted,
+    )));
+    let rows = usize::from(list.height.saturating_sub(1));
+    let first = search.cursor.saturating_sub(rows.saturating_sub(1));
+    for (i, lead) in search.results.iter().enumerate().skip(first).take(rows) {
+        let style = if i == search.cursor {
+            Style::default().fg(t.text).bg(t.selected)
+        } else {
+            Style::default().fg(t.text)
+        };
+        lines.push(Line::from(vec![
+            Span::styled(format!(" {:<22}", truncate(&lead.name, 22)), style),
+            Span::styled(
+                format!(
+                    " {:<18}",
+                    truncate(lead.company.as_deref().unwrap_or("-"), 18)
+                ),
+                muted,
+            ),
+            Span::styled(
+                format!(
+                    " {:<24}",
+                    truncate(lead.email.as_deref().unwrap_or("-"), 24)
+                ),
+                muted,
+            ),
+            Span::styled(format!(" {}", lead.stage()), Style::default().fg(t.accent)),
+        ]));
+    }
+    frame.render_widget(Paragraph::new(lines), list);
 }

@@ -2,6 +2,7 @@
 
 mod alerts;
 mod cli;
+mod cli_edit;
 mod cli_errors;
 mod cli_import;
 mod cli_mark;

@@ -486,3 +486,46 @@ fn a_stale_socket_from_a_crashed_owner_is_ignored_and_replaced() {
     );
     serve.stop();
 }
+
+#[test]
+fn notes_edits_search_and_stats_work_over_the_socket() {
+    let env = Env::new();
+    env.write_config(NO_HTTP);
+    let ada = env.add(&[
+        "--name",
+        "Ada Lovelace",
+        "--email",
+        "ada@example.com",
+        "--source",
+        "web",
+    ]);
+    let bob = env.add(&["--name", "Bob Byte", "--email", "bob@example.com"]);
+    let serve = Serve::start(&env);
+    wait_for_socket(&env);
+    let noted = env.ok(&["note", &ada[..20], "met", "at", "the", "fair"]);
+    assert!(noted.contains("note added"), "{noted}");
+    let edited = env.ok(&["edit", &ada, "--company", "Analytical Engines"]);
+    assert!(edited.contains("Analytical Engines"), "{edited}");
+    let dup = env.fails(&["edit", &bob, "--email", "ada@example.com"]);
+    assert!(dup.contains("already exists"), "{dup}");
+    let mut handle = nudge::handle::EngineHandle::Remote(
+        nudge::handle::RemoteEngine::connect(&env.data_dir()).expect("connected"),
+    );
+    let found = handle.search("analytical", 200).expect("search");
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].name, "Ada Lovelace");
+    let filter = nudge::store::BoardFilter {
+        source: Some("web"),
+        ..Default::default()
+    };
+    let stats = handle.stats(&filter).expect("stats");
+    assert_eq!(stats.funnel.captured, 1);
+    let counts = handle.stage_counts(&filter).expect("counts");
+    assert_eq!(counts.iter().map(|(_, n)| n).sum::<usize>(), 1);
+    assert_eq!(handle.sources(10).expect("sources"), vec!["cli", "web"]);
+    drop(handle);
+    serve.stop();
+    let show = env.ok(&["show", &ada]);
+    assert!(show.contains("note: met at the fair"), "{show}");
+    assert!(show.contains("company: ``"), "{show}");
+}

@@ -36,6 +36,7 @@ struct Fixture {
     _dir: tempfile::TempDir,
     app: App,
     executor: Executor,
+    engine: Arc<Engine>,
 }
 
 fn start() -> DateTime<Utc> {
@@ -111,6 +112,19 @@ fn fixture(width: u16, height: u16) -> Fixture {
         .block_on(worker.run_due())
         .expect("worker pass");
     clock.advance(Duration::minutes(30));
+    // Alan Turing clicked enough to turn hot: he leaves his step for Hot.
+    engine
+        .update(ids[2], |current, _, _| {
+            let mut lead = current.clone();
+            lead.hot = true;
+            Ok::<_, nudge::engine::EngineError>(nudge::domain::mark::LeadUpdate {
+                lead,
+                events: vec![nudge::domain::event::EventKind::Hot { score: 6 }],
+                suppress: None,
+                touch: None,
+            })
+        })
+        .expect("hot");
     for (i, mark) in [
         (1, Mark::Replied),
         (3, Mark::Booked),
@@ -122,6 +136,8 @@ fn fixture(width: u16, height: u16) -> Fixture {
     }
     let (mut app, first) = App::new(
         AppConfig {
+            sequences: engine.catalog().iter().map(|(s, _)| s.clone()).collect(),
+            default_region: None,
             sequence: engine.catalog().get("default").expect("default").clone(),
             filter: false,
             keys: KeyMap::default(),
@@ -142,12 +158,13 @@ fn fixture(width: u16, height: u16) -> Fixture {
             update(&mut app, Msg::Changed(change));
         }
     }
-    let mut executor = Executor::new(EngineHandle::Local(engine));
+    let mut executor = Executor::new(EngineHandle::Local(engine.clone()));
     nudge::tui::settle(&mut app, &mut executor, first);
     Fixture {
         _dir: dir,
         app,
         executor,
+        engine,
     }
 }
 
@@ -160,6 +177,12 @@ impl Fixture {
         nudge::tui::settle(&mut self.app, &mut self.executor, commands);
         // Toasts depend on wall-clock expiry; snapshots show the screen under them.
         self.app.toasts.items.clear();
+    }
+
+    fn typed(&mut self, text: &str) {
+        for c in text.chars() {
+            self.key(KeyCode::Char(c));
+        }
     }
 
     fn screen(&self, width: u16, height: u16) -> String {
@@ -235,6 +258,120 @@ fn activity_snapshots() {
         f.key(KeyCode::Tab);
         snapshot(&format!("activity_{w}x{h}"), &f.screen(w, h));
     }
+}
+
+#[test]
+fn board_with_a_hot_column() {
+    for (w, h) in SIZES {
+        let mut f = fixture(w, h);
+        while f.app.board.columns[f.app.board.focus].title != "Hot" {
+            f.key(KeyCode::Char('l'));
+        }
+        let hot = &f.app.board.columns[f.app.board.focus];
+        assert_eq!(hot.count, 1);
+        snapshot(&format!("board_hot_{w}x{h}"), &f.screen(w, h));
+    }
+}
+
+#[test]
+fn stats_snapshots() {
+    for (w, h) in SIZES {
+        let mut f = fixture(w, h);
+        f.key(KeyCode::Tab);
+        f.key(KeyCode::Tab);
+        let stats = f.app.stats.stats.as_deref().expect("stats read");
+        assert_eq!(stats.funnel.captured, 9);
+        assert_eq!(
+            stats.funnel.contacted, 6,
+            "three are outside their sending window"
+        );
+        assert_eq!(stats.funnel.replied, 2, "one reply, one booking");
+        assert_eq!(stats.funnel.booked, 1);
+        snapshot(&format!("stats_{w}x{h}"), &f.screen(w, h));
+    }
+}
+
+#[test]
+fn search_snapshots() {
+    for (w, h) in SIZES {
+        let mut f = fixture(w, h);
+        f.key(KeyCode::Char('/'));
+        f.typed("OV");
+        assert_eq!(f.app.search.results.len(), 2, "Lovelace and Liskov");
+        f.key(KeyCode::Down);
+        snapshot(&format!("search_{w}x{h}"), &f.screen(w, h));
+    }
+}
+
+#[test]
+fn add_form_with_inline_errors() {
+    for (w, h) in SIZES {
+        let mut f = fixture(w, h);
+        f.key(KeyCode::Char('a'));
+        f.key(KeyCode::Tab);
+        f.typed("ada@");
+        f.key(KeyCode::Tab);
+        f.typed("12");
+        f.key(KeyCode::Enter);
+        snapshot(&format!("add_form_{w}x{h}"), &f.screen(w, h));
+    }
+}
+
+#[test]
+fn add_and_edit_through_the_form_reach_the_store() {
+    let mut f = fixture(80, 24);
+    f.key(KeyCode::Char('a'));
+    f.typed("Ada King");
+    f.key(KeyCode::Tab);
+    f.typed("lead0@example.com");
+    f.key(KeyCode::Enter);
+    // A duplicate email: refused by the engine, shown beside the field.
+    let nudge::tui::app::Dialog::Form(form) = &f.app.dialog else {
+        panic!("the form stays open");
+    };
+    let email = form
+        .fields
+        .iter()
+        .find(|x| x.name == "email")
+        .expect("email");
+    assert!(
+        email
+            .error
+            .as_deref()
+            .unwrap_or("")
+            .contains("already exists"),
+        "{email:?}"
+    );
+    for _ in 0..30 {
+        f.key(KeyCode::Backspace);
+    }
+    f.typed("ada.king@example.com");
+    f.key(KeyCode::Enter);
+    assert_eq!(f.app.dialog, nudge::tui::app::Dialog::None);
+    let found = EngineHandle::Local(engine_of(&f))
+        .search("ada king", 10)
+        .expect("search");
+    assert_eq!(found.len(), 1);
+    // Edit the company of the first card in the first step column.
+    f.key(KeyCode::Char('l'));
+    let name = f.app.board.selected().expect("a card").lead.name.clone();
+    f.key(KeyCode::Char('e'));
+    for _ in 0..3 {
+        f.key(KeyCode::Tab);
+    }
+    for _ in 0..40 {
+        f.key(KeyCode::Backspace);
+    }
+    f.typed("New Co");
+    f.key(KeyCode::Enter);
+    let found = EngineHandle::Local(engine_of(&f))
+        .search(&name, 10)
+        .expect("search");
+    assert_eq!(found[0].company.as_deref(), Some("New Co"));
+}
+
+fn engine_of(f: &Fixture) -> Arc<Engine> {
+    f.engine.clone()
 }
 
 #[test]
@@ -373,12 +510,18 @@ fn tmux_press_r_moves_the_card_to_replied_and_the_store_agrees() {
     });
     tmux.run(&["send-keys", "-t", "tui", "r"]);
     tmux.wait_for("the card to leave New", |p| p.contains("New 0"));
-    for _ in 0..8 {
+    for _ in 0..9 {
         tmux.run(&["send-keys", "-t", "tui", "l"]);
     }
     tmux.wait_for("the card in Replied", |p| {
         p.contains("Replied 1") && p.contains("Ada Lovelace")
     });
+    // A note, typed into the prompt, lands on the timeline.
+    tmux.run(&["send-keys", "-t", "tui", "n"]);
+    tmux.wait_for("the note prompt", |p| p.contains("Note for Ada Lovelace"));
+    tmux.run(&["send-keys", "-t", "tui", "-l", "call back on Tuesday"]);
+    tmux.run(&["send-keys", "-t", "tui", "Enter"]);
+    tmux.wait_for("the note saved", |p| p.contains("note added"));
     tmux.run(&["send-keys", "-t", "tui", "q"]);
     let deadline = Instant::now() + StdDuration::from_secs(30);
     while tmux.alive() {
@@ -387,4 +530,6 @@ fn tmux_press_r_moves_the_card_to_replied_and_the_store_agrees() {
     }
     assert_eq!(env.lead(&id)["status"], "replied");
     assert_eq!(env.lead(&id)["stage"], "replied");
+    let shown = env.ok(&["show", &id]);
+    assert!(shown.contains("note: call back on Tuesday"), "{shown}");
 }
