@@ -483,6 +483,7 @@ mod tests {
             slack_webhook_url: Secret::from("https://hooks.example.com/T000/B000/XXXXsecret"),
             crm_webhook_url: Secret::from("https://crm.example.com/hook"),
             crm_webhook_secret: Secret::from("s"),
+            ..AlertSettings::default()
         })
         .unwrap()
         .unwrap();

@@ -1346,7 +1346,7 @@ fn tui_config(
         clock,
         user_zone: crate::tui::app::UserZone::Local,
         default_tz: ctx.config.general.default_tz,
-        bell: ctx.config.tui.bell,
+        bell: ctx.config.alerts.bell(&ctx.config.tui),
         idle_tick: if mode == "demo" {
             std::time::Duration::from_millis(500)
         } else {

@@ -74,7 +74,7 @@ pub struct TuiSettings {
     /// `auto` (true colour when `COLORTERM` says so), `truecolor` or `16`.
     #[serde(default = "default_colors")]
     pub colors: String,
-    /// Ring the terminal bell on a reply or booking.
+    /// Ring the terminal bell on an alert (the older name of `[alerts] bell`).
     #[serde(default = "default_bell", deserialize_with = "bool_or_string")]
     pub bell: bool,
 }
@@ -372,6 +372,18 @@ pub struct AlertSettings {
     /// Key of the `X-Nudge-Signature` HMAC-SHA256 over the CRM body.
     #[serde(default)]
     pub crm_webhook_secret: Secret,
+    /// Whether alerts ring the terminal bell in the TUI; unset falls back to
+    /// the older `[tui] bell`.
+    #[serde(default, deserialize_with = "option_bool_or_string")]
+    pub bell: Option<bool>,
+}
+
+impl AlertSettings {
+    /// Whether the TUI rings the bell on an alert: `[alerts] bell`, else
+    /// `[tui] bell`.
+    pub fn bell(&self, tui: &TuiSettings) -> bool {
+        self.bell.unwrap_or(tui.bell)
+    }
 }
 
 /// `[hooks]`: secrets that authenticate inbound webhooks.
@@ -522,6 +534,11 @@ fn bool_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
             ))),
         },
     }
+}
+
+/// [`bool_or_string`] for a key that may be left out.
+fn option_bool_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    bool_or_string(d).map(Some)
 }
 
 /// A config problem, located in the file or the environment variable.
@@ -789,6 +806,8 @@ prefetch_window_secs = 10
 # slack_webhook_url = "https://hooks.slack.com/services/..."  # or NUDGE_ALERTS_SLACK_WEBHOOK_URL
 # crm_webhook_url = "https://crm.example.com/hooks/nudge"      # or NUDGE_ALERTS_CRM_WEBHOOK_URL
 # crm_webhook_secret = "a long random string"                 # signs X-Nudge-Signature
+# Ring the terminal bell in the TUI on every alert (each also raises a toast).
+bell = true
 
 [imap]
 # Watch your inbox inside `nudge serve`: a reply stops the lead's sequence, an
@@ -808,8 +827,6 @@ ooo_delay_hours = 72
 theme = "dark"
 # auto (true colour when COLORTERM says so), truecolor, or 16.
 colors = "auto"
-# Ring the terminal bell when a lead replies or books.
-bell = true
 
 [keys]
 # Remap keys: KEY = "action". Keys: a character, enter, esc, tab, backtab,
@@ -845,6 +862,24 @@ mod tests {
         .unwrap();
         assert_eq!(c.general.default_tz, chrono_tz::Europe::Berlin);
         assert_eq!(c.store.cache_mb, 8);
+    }
+
+    #[test]
+    fn alerts_bell_wins_over_the_older_tui_bell() {
+        let parse = |text: &str, vars: &[(&str, &str)]| {
+            let c = Config::parse(Path::new("c.toml"), text, env(vars)).unwrap();
+            c.alerts.bell(&c.tui)
+        };
+        assert!(parse("", &[]));
+        assert!(!parse("[tui]\nbell = false\n", &[]));
+        assert!(parse("[tui]\nbell = false\n[alerts]\nbell = true\n", &[]));
+        assert!(!parse(
+            "[alerts]\nbell = true\n",
+            &[("NUDGE_ALERTS_BELL", "false")]
+        ));
+        assert!(
+            Config::parse(Path::new("c.toml"), "[alerts]\nbell = \"loud\"\n", env(&[])).is_err()
+        );
     }
 
     #[test]

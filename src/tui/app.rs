@@ -18,7 +18,7 @@ use super::form::{FormKey, FormMode, FormState, field_of_error};
 use super::keys::{Action, KeyMap};
 use super::theme::{Theme, Themes};
 use crate::clock::Clock;
-use crate::domain::event::EventKind;
+use crate::domain::event::{AlertKind, EventKind};
 use crate::domain::lead::LeadInput;
 use crate::domain::lead::{Lead, LeadId, Stage};
 use crate::domain::mark::Mark;
@@ -593,7 +593,7 @@ pub struct App {
     pub user_zone: UserZone,
     /// Zone of leads without one.
     pub default_tz: Tz,
-    /// Whether replies and bookings ring the bell.
+    /// Whether alerts (reply, booking, hot, bounce, in doubt) ring the bell.
     pub bell: bool,
     /// Shown in the title: "local", "attached", "demo".
     pub mode: String,
@@ -1505,15 +1505,16 @@ fn loaded(app: &mut App, result: IoResult) -> Vec<Command> {
             if app.own_marks.iter().any(|(id, _)| *id == lead.id) {
                 return Vec::new();
             }
-            let news = new.iter().find_map(|e| match e {
-                EventKind::Replied => Some("replied"),
-                EventKind::Booked => Some("booked a meeting"),
-                _ => None,
+            let news = new.iter().find_map(|e| match e.alert()? {
+                AlertKind::Replied => Some((ToastKind::Success, "replied")),
+                AlertKind::Booked => Some((ToastKind::Success, "booked a meeting")),
+                AlertKind::Hot => Some((ToastKind::Success, "is hot")),
+                AlertKind::Bounced => Some((ToastKind::Error, "bounced")),
+                AlertKind::InDoubt => Some((ToastKind::Error, "has a send in doubt (resolve it)")),
             });
             match news {
-                Some(what) => {
-                    app.toasts
-                        .push(ToastKind::Success, format!("{} {what}", lead.name));
+                Some((kind, what)) => {
+                    app.toasts.push(kind, format!("{} {what}", lead.name));
                     if app.bell {
                         vec![Command::Bell]
                     } else {
@@ -1819,6 +1820,57 @@ mod tests {
         assert!(app.toasts.items.iter().any(|t| t.text.contains("too late")));
         assert_eq!(inverse(Mark::HandedOff, Status::Active), None);
         assert_eq!(inverse(Mark::Resumed, Status::Paused), Some(Mark::Paused));
+    }
+
+    #[test]
+    fn hot_bounce_and_in_doubt_raise_toasts_and_the_bell_too() {
+        let mut app = app(1);
+        let cases = [
+            (
+                EventKind::Hot { score: 7 },
+                "Lead 1 is hot",
+                ToastKind::Success,
+            ),
+            (
+                EventKind::Bounced {
+                    reason: "550 user unknown".into(),
+                },
+                "Lead 2 bounced",
+                ToastKind::Error,
+            ),
+            (
+                EventKind::TouchInDoubt {
+                    step: "s1".into(),
+                    channel: Channel::Email,
+                    reason: "connection lost".into(),
+                },
+                "Lead 3 has a send in doubt",
+                ToastKind::Error,
+            ),
+        ];
+        for (id, (event, text, kind)) in (1..).zip(cases) {
+            let commands = update(
+                &mut app,
+                Msg::Io(IoResult::Watched {
+                    lead: Box::new(lead(id, Status::Active)),
+                    new: vec![EventKind::Note { text: "x".into() }, event],
+                }),
+            );
+            assert_eq!(commands, vec![Command::Bell], "{text}");
+            let toast = app.toasts.items.back().unwrap();
+            assert!(toast.text.contains(text), "{}", toast.text);
+            assert_eq!(toast.kind, kind);
+        }
+        // Ordinary news is no alert.
+        let commands = update(
+            &mut app,
+            Msg::Io(IoResult::Watched {
+                lead: Box::new(lead(4, Status::Active)),
+                new: vec![EventKind::Note { text: "x".into() }],
+            }),
+        );
+        assert!(commands.is_empty());
+        assert_eq!(app.toasts.items.len(), 3);
     }
 
     #[test]

@@ -106,6 +106,7 @@ fn a_reply_posts_to_slack_and_a_signed_event_to_the_crm() {
         slack_webhook_url: Secret::from(slack_url.as_str()),
         crm_webhook_url: Secret::from(crm_url.as_str()),
         crm_webhook_secret: Secret::from(CRM_SECRET),
+        ..AlertSettings::default()
     })
     .unwrap()
     .unwrap()
