@@ -393,18 +393,22 @@ pub(super) async fn transact(
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn connections_are_opened_with_nodelay() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let connector = Connector {
+    fn plain_loopback(port: u16) -> Connector {
+        Connector {
             host: "127.0.0.1".into(),
             port,
             protection: Protection::Plain,
             hello: ClientId::default(),
             credentials: None,
             connect_timeout: Duration::from_secs(5),
-        };
+        }
+    }
+
+    #[tokio::test]
+    async fn connections_are_opened_with_nodelay() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let connector = plain_loopback(port);
         let stream = connector.tcp().await.unwrap();
         assert!(stream.nodelay().unwrap());
     }
@@ -412,14 +416,7 @@ mod tests {
     #[tokio::test]
     async fn a_refused_connection_names_the_address() {
         let port = crate::channels::smtp_sink::free_port();
-        let connector = Connector {
-            host: "127.0.0.1".into(),
-            port,
-            protection: Protection::Plain,
-            hello: ClientId::default(),
-            credentials: None,
-            connect_timeout: Duration::from_secs(5),
-        };
+        let connector = plain_loopback(port);
         match connector.tcp().await {
             Err(ConnectError::Network(detail)) => {
                 assert!(detail.contains(&format!("127.0.0.1:{port}")), "{detail}")

@@ -488,11 +488,7 @@ impl Store {
             path: dir.to_path_buf(),
             detail: format!("cannot create it: {e}"),
         })?;
-        let db = sled::Config::new()
-            .path(dir)
-            .cache_capacity(cache_bytes)
-            .open()
-            .map_err(|e| classify_open_error(dir, e))?;
+        let db = open_sled(dir, cache_bytes)?;
         let meta = db.open_tree("meta")?;
         match meta.get("app")? {
             Some(marker) if marker.as_ref() == APP_MARKER => {}
@@ -1147,6 +1143,32 @@ fn check_directory(dir: &Path) -> Result<()> {
         "it already holds other files, e.g. {}",
         sample.join(", ")
     )))
+}
+
+/// Opens sled, waiting a moment if the lock is held by this very process:
+/// sled lets go of it only when its background flusher drops the database,
+/// a little after our last handle went (a TUI reopening, a test).
+fn open_sled(dir: &Path, cache_bytes: u64) -> Result<sled::Db> {
+    const OWN_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+    let deadline = std::time::Instant::now() + OWN_LOCK_WAIT;
+    loop {
+        let err = match sled::Config::new()
+            .path(dir)
+            .cache_capacity(cache_bytes)
+            .open()
+        {
+            Ok(db) => return Ok(db),
+            Err(e) => classify_open_error(dir, e),
+        };
+        match err {
+            StoreError::Locked { pid: Some(pid), .. }
+                if pid == std::process::id() && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            err => return Err(err),
+        }
+    }
 }
 
 fn classify_open_error(dir: &Path, e: sled::Error) -> StoreError {

@@ -1036,14 +1036,7 @@ fn search_key(app: &mut App, key: &KeyEvent) -> Vec<Command> {
             let Some(id) = search.selected().map(|l| l.id) else {
                 return Vec::new();
             };
-            app.detail = DetailState {
-                id: Some(id),
-                view: None,
-                scroll: 0,
-                back: Screen::Search,
-            };
-            app.screen = Screen::Detail;
-            return vec![Command::Io(IoRequest::Detail { id })];
+            return open_detail(app, id, Screen::Search);
         }
         KeyCode::Backspace => {
             search.query.pop();
@@ -1359,14 +1352,7 @@ fn navigate(app: &mut App, action: Action) -> Vec<Command> {
                 return Vec::new();
             };
             let id = card.lead.id;
-            app.detail = DetailState {
-                id: Some(id),
-                view: None,
-                scroll: 0,
-                back: Screen::Board,
-            };
-            app.screen = Screen::Detail;
-            return vec![Command::Io(IoRequest::Detail { id })];
+            return open_detail(app, id, Screen::Board);
         }
         _ => {
             if let Some(column) = board.columns.get_mut(board.focus) {
@@ -1605,6 +1591,18 @@ fn loaded(app: &mut App, result: IoResult) -> Vec<Command> {
             Vec::new()
         }
     }
+}
+
+/// Shows lead `id` in full and asks for its view; Esc returns to `back`.
+fn open_detail(app: &mut App, id: LeadId, back: Screen) -> Vec<Command> {
+    app.detail = DetailState {
+        id: Some(id),
+        view: None,
+        scroll: 0,
+        back,
+    };
+    app.screen = Screen::Detail;
+    vec![Command::Io(IoRequest::Detail { id })]
 }
 
 #[cfg(test)]
