@@ -959,6 +959,16 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
             if app.screen == Screen::Detail && app.detail.id == Some(id) {
                 out.push(IoRequest::Detail { id });
             }
+            // A result on show changed (status, name): ask again, so the list
+            // never shows a stale lead.
+            if app.screen == Screen::Search
+                && !app.search.found_for.is_empty()
+                && app.search.results.iter().any(|l| l.id == id)
+            {
+                out.push(IoRequest::Search {
+                    query: app.search.found_for.clone(),
+                });
+            }
             let mut commands = io(out);
             commands.extend(app.stats_changed());
             commands
@@ -2034,6 +2044,22 @@ mod tests {
                 leads: vec![lead(1, Status::Active), lead(2, Status::Active)],
             }),
         );
+        // A change to a lead on show asks again; one to another lead does not.
+        let asks_again = |commands: &[Command]| {
+            commands
+                .iter()
+                .any(|c| matches!(c, Command::Io(IoRequest::Search { query }) if query == "ad"))
+        };
+        let id1 = lead(1, Status::Active).id;
+        assert!(asks_again(&update(
+            &mut app,
+            Msg::Changed(Change::Lead(id1))
+        )));
+        let id7 = lead(7, Status::Active).id;
+        assert!(!asks_again(&update(
+            &mut app,
+            Msg::Changed(Change::Lead(id7))
+        )));
         key(&mut app, KeyCode::Down);
         let commands = key(&mut app, KeyCode::Enter);
         assert_eq!(

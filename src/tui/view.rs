@@ -194,6 +194,8 @@ fn render_footer(frame: &mut Frame, area: Rect, ctx: &ViewContext) {
             (Action::Replied, "replied"),
             (Action::Booked, "booked"),
             (Action::SendNow, "send now"),
+            (Action::Note, "note"),
+            (Action::Edit, "edit"),
             (Action::Help, "help"),
             (Action::Quit, "quit"),
         ],
