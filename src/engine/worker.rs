@@ -225,6 +225,15 @@ fn map_error(e: SendError) -> Outcome {
     }
 }
 
+/// Where a touch on `channel` goes for `lead` as it is now.
+fn address(lead: &Lead, channel: Channel) -> Option<String> {
+    match channel {
+        Channel::Email => lead.email.clone(),
+        Channel::Sms | Channel::Call => lead.phone.clone(),
+        Channel::Task => Some(String::new()),
+    }
+}
+
 /// The window a due touch must be inside: the sequence's, or only the
 /// quiet-hours limit when a human asked for "now".
 fn effective_window(seq: &Sequence, due: &Due) -> Window {
@@ -651,7 +660,19 @@ impl Worker {
             }
         }
         let touch = match store.touch(id, due.step)? {
-            Some(existing) if existing.state == TouchState::Pending => existing,
+            Some(mut existing) if existing.state == TouchState::Pending => {
+                // A retry keeps its words, but goes to the contact the lead
+                // has now: an edit since the last attempt may have corrected
+                // (or removed) the address the touch was built for.
+                let Some(to) = address(&lead, existing.channel) else {
+                    let why = format!("lead has no address for {}", existing.channel);
+                    self.give_up_step(&lead, &due, why)?;
+                    return Ok(None);
+                };
+                existing.to = to;
+                existing.to_name = lead.name.clone();
+                existing
+            }
             Some(existing) => {
                 // Never send a touch twice: a settled touch is not claimed again.
                 let why = format!(
@@ -811,12 +832,8 @@ impl Worker {
                 None => "plain template sent: no LLM configured".to_string(),
             });
         }
-        let to = match due.channel {
-            Channel::Email => lead.email.clone(),
-            Channel::Sms | Channel::Call => lead.phone.clone(),
-            Channel::Task => Some(String::new()),
-        }
-        .ok_or_else(|| format!("lead has no address for {}", due.channel))?;
+        let to = address(lead, due.channel)
+            .ok_or_else(|| format!("lead has no address for {}", due.channel))?;
         let mut touch = Touch {
             lead_id: lead.id,
             step: due.step,
