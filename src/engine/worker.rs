@@ -57,7 +57,7 @@ pub struct Channels {
 }
 
 /// Limits and message furniture from the config.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct WorkerOptions {
     /// Due entries claimed per pass.
     pub batch: usize,
@@ -131,6 +131,29 @@ impl WorkerOptions {
                 .then(|| format!("mailto:{reply}?subject=unsubscribe")),
             ..WorkerOptions::default()
         }
+    }
+}
+
+impl std::fmt::Debug for WorkerOptions {
+    /// Everything but the link secret, which signs unsubscribe and tracking
+    /// tokens and must not reach a log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkerOptions")
+            .field("batch", &self.batch)
+            .field("concurrency", &self.concurrency)
+            .field("min_gap", &self.min_gap)
+            .field("rate_per_minute", &self.rate_per_minute)
+            .field("daily_caps", &self.daily_caps)
+            .field("message_id_domain", &self.message_id_domain)
+            .field("postal_address", &self.postal_address)
+            .field(
+                "unsubscribe",
+                &self.unsubscribe.as_ref().map(|(base, _)| (base, "***")),
+            )
+            .field("unsubscribe_mailto", &self.unsubscribe_mailto)
+            .field("tracking", &self.tracking)
+            .field("pace", &self.pace)
+            .finish()
     }
 }
 
@@ -996,5 +1019,24 @@ impl Personaliser for crate::channels::LlmClient {
         )
         .await
         .map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_never_shows_the_link_secret() {
+        let options = WorkerOptions {
+            unsubscribe: Some(("https://nudge.example.com".into(), b"s3cr3t-key".to_vec())),
+            ..WorkerOptions::default()
+        };
+        let shown = format!("{options:?}");
+        assert!(shown.contains("https://nudge.example.com"), "{shown}");
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+        // Nor as the bytes a derived Debug would print.
+        let bytes = format!("{:?}", b"s3cr3t-key".to_vec());
+        assert!(!shown.contains(bytes.trim_matches(['[', ']'])), "{shown}");
     }
 }
