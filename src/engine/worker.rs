@@ -57,7 +57,7 @@ pub struct Channels {
 }
 
 /// Limits and message furniture from the config.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct WorkerOptions {
     /// Due entries claimed per pass.
     pub batch: usize,
@@ -131,6 +131,29 @@ impl WorkerOptions {
                 .then(|| format!("mailto:{reply}?subject=unsubscribe")),
             ..WorkerOptions::default()
         }
+    }
+}
+
+impl std::fmt::Debug for WorkerOptions {
+    /// Everything but the link secret, which signs unsubscribe and tracking
+    /// tokens and must not reach a log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkerOptions")
+            .field("batch", &self.batch)
+            .field("concurrency", &self.concurrency)
+            .field("min_gap", &self.min_gap)
+            .field("rate_per_minute", &self.rate_per_minute)
+            .field("daily_caps", &self.daily_caps)
+            .field("message_id_domain", &self.message_id_domain)
+            .field("postal_address", &self.postal_address)
+            .field(
+                "unsubscribe",
+                &self.unsubscribe.as_ref().map(|(base, _)| (base, "***")),
+            )
+            .field("unsubscribe_mailto", &self.unsubscribe_mailto)
+            .field("tracking", &self.tracking)
+            .field("pace", &self.pace)
+            .finish()
     }
 }
 
@@ -222,6 +245,15 @@ fn map_error(e: SendError) -> Outcome {
         SendError::Permanent { reason } => Outcome::Permanent { reason },
         SendError::InDoubt { reason } => Outcome::InDoubt { reason },
         SendError::OptedOut { reason } => Outcome::OptedOut { reason },
+    }
+}
+
+/// Where a touch on `channel` goes for `lead` as it is now.
+fn address(lead: &Lead, channel: Channel) -> Option<String> {
+    match channel {
+        Channel::Email => lead.email.clone(),
+        Channel::Sms | Channel::Call => lead.phone.clone(),
+        Channel::Task => Some(String::new()),
     }
 }
 
@@ -651,7 +683,19 @@ impl Worker {
             }
         }
         let touch = match store.touch(id, due.step)? {
-            Some(existing) if existing.state == TouchState::Pending => existing,
+            Some(mut existing) if existing.state == TouchState::Pending => {
+                // A retry keeps its words, but goes to the contact the lead
+                // has now: an edit since the last attempt may have corrected
+                // (or removed) the address the touch was built for.
+                let Some(to) = address(&lead, existing.channel) else {
+                    let why = format!("lead has no address for {}", existing.channel);
+                    self.give_up_step(&lead, &due, why)?;
+                    return Ok(None);
+                };
+                existing.to = to;
+                existing.to_name = lead.name.clone();
+                existing
+            }
             Some(existing) => {
                 // Never send a touch twice: a settled touch is not claimed again.
                 let why = format!(
@@ -811,12 +855,8 @@ impl Worker {
                 None => "plain template sent: no LLM configured".to_string(),
             });
         }
-        let to = match due.channel {
-            Channel::Email => lead.email.clone(),
-            Channel::Sms | Channel::Call => lead.phone.clone(),
-            Channel::Task => Some(String::new()),
-        }
-        .ok_or_else(|| format!("lead has no address for {}", due.channel))?;
+        let to = address(lead, due.channel)
+            .ok_or_else(|| format!("lead has no address for {}", due.channel))?;
         let mut touch = Touch {
             lead_id: lead.id,
             step: due.step,
@@ -979,5 +1019,24 @@ impl Personaliser for crate::channels::LlmClient {
         )
         .await
         .map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_never_shows_the_link_secret() {
+        let options = WorkerOptions {
+            unsubscribe: Some(("https://nudge.example.com".into(), b"s3cr3t-key".to_vec())),
+            ..WorkerOptions::default()
+        };
+        let shown = format!("{options:?}");
+        assert!(shown.contains("https://nudge.example.com"), "{shown}");
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+        // Nor as the bytes a derived Debug would print.
+        let bytes = format!("{:?}", b"s3cr3t-key".to_vec());
+        assert!(!shown.contains(bytes.trim_matches(['[', ']'])), "{shown}");
     }
 }

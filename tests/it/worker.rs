@@ -636,3 +636,68 @@ fn replied_lead_gets_nothing_more() {
     run(&rig);
     assert_eq!(sent_to(&rig, id).len(), 1);
 }
+
+#[test]
+fn a_retry_after_an_edit_goes_to_the_new_address_with_the_same_words() {
+    let rig = rig();
+    let id = add(&rig.engine, "Ada", "ada@example.com", None);
+    rig.script
+        .lock()
+        .unwrap()
+        .push_back(Err(SendError::Transient {
+            reason: "451 try later".into(),
+            retry_after: None,
+        }));
+    run(&rig);
+    // The address was wrong (or someone else's): the human corrects it
+    // before the retry.
+    rig.engine
+        .edit(
+            id,
+            &nudge::engine::LeadEdit {
+                email: Some("ada@lovelace.example".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let lead = rig.engine.store().lead(id).unwrap().unwrap();
+    rig.clock.set(lead.next.unwrap().at);
+    run(&rig);
+    let sent = sent_to(&rig, id);
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[0].to, "ada@example.com");
+    assert_eq!(sent[1].to, "ada@lovelace.example", "never the old address");
+    // A retry keeps its words and Message-ID.
+    assert_eq!(sent[1].body, sent[0].body);
+    assert_eq!(sent[1].message_id, sent[0].message_id);
+    let touch = rig.engine.store().touch(id, 0).unwrap().unwrap();
+    assert_eq!(touch.to, "ada@lovelace.example");
+}
+
+#[test]
+fn a_retry_after_the_address_was_removed_is_not_sent() {
+    let rig = rig();
+    let id = add(&rig.engine, "Ada", "ada@example.com", Some("+14155552671"));
+    rig.script
+        .lock()
+        .unwrap()
+        .push_back(Err(SendError::Transient {
+            reason: "451 try later".into(),
+            retry_after: None,
+        }));
+    run(&rig);
+    rig.engine
+        .edit(
+            id,
+            &nudge::engine::LeadEdit {
+                email: Some(String::new()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let lead = rig.engine.store().lead(id).unwrap().unwrap();
+    rig.clock.set(lead.next.unwrap().at);
+    run(&rig);
+    let sent = sent_to(&rig, id);
+    assert_eq!(sent.len(), 1, "no email once the lead has no email address");
+}
