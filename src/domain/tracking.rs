@@ -35,6 +35,24 @@ pub fn link_in_word(word: &str) -> Option<&str> {
     (url.len() > scheme.len()).then_some(url)
 }
 
+/// The links the sequence's author and the sender's settings put in a
+/// step: only these are tracked. A link that arrives through a lead's own
+/// values (a company or custom field holding a URL) goes out as written, so
+/// nobody can obtain a signed redirect through our domain to a URL of their
+/// choosing.
+pub fn authored_links(template: &str, sender: &crate::domain::render::Sender) -> Vec<String> {
+    let mut links: Vec<String> = Vec::new();
+    for url in find_links(template)
+        .into_iter()
+        .chain(find_links(&sender.booking_url))
+    {
+        if !links.iter().any(|l| l == url) {
+            links.push(url.to_string());
+        }
+    }
+    links
+}
+
 /// The distinct links of `text` to track, in order of first appearance:
 /// every http(s) link except those `keep` says to leave alone (the
 /// unsubscribe link), at most [`MAX_TRACKED_LINKS`].
@@ -211,6 +229,29 @@ pub fn machine_reason(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_authors_and_senders_links_are_authored() {
+        let sender = crate::domain::render::Sender {
+            booking_url: "https://cal.example.com/sam".into(),
+            ..Default::default()
+        };
+        let template = "Hi {{ name }}, see https://example.com/guide. Book: {{ sender.booking_url }} \
+                        or https://example.com/guide again; {{ company }}";
+        assert_eq!(
+            authored_links(template, &sender),
+            vec!["https://example.com/guide", "https://cal.example.com/sam"]
+        );
+        // A lead whose company is a URL: rendered into the body, never authored.
+        let body = "Hi Eve, see https://example.com/guide. Book: https://cal.example.com/sam \
+                    or https://example.com/guide again; https://evil.example.net/login";
+        let authored = authored_links(template, &sender);
+        let tracked = tracked_links(body, |url| !authored.iter().any(|a| a == url));
+        assert_eq!(
+            tracked,
+            vec!["https://example.com/guide", "https://cal.example.com/sam"]
+        );
+    }
 
     const UNSUB: &str = "https://nudge.example.com/u/tok";
 

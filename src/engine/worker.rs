@@ -883,16 +883,19 @@ impl Worker {
         if due.channel == Channel::Email {
             self.add_email_furniture(&mut touch)
                 .map_err(|e| e.to_string())?;
-            self.add_tracking_and_html(&mut touch, seq.steps[step_index].html);
+            let step = &seq.steps[step_index];
+            let authored = tracking::authored_links(&step.body, &settings.sender);
+            self.add_tracking_and_html(&mut touch, step.html, &authored);
         }
         Ok(touch)
     }
 
-    /// With tracking on, rewrites the body's links (all but the unsubscribe
-    /// link) to signed click redirects, remembering the originals on the
-    /// touch, and puts the open pixel in the HTML alternative. Builds the
-    /// HTML alternative when the step asks for one, tracked or not.
-    fn add_tracking_and_html(&self, touch: &mut Touch, html: bool) {
+    /// With tracking on, rewrites the body's `authored` links (never the
+    /// unsubscribe link, never a link a lead's own values brought in) to
+    /// signed click redirects, remembering the originals on the touch, and
+    /// puts the open pixel in the HTML alternative. Builds the HTML
+    /// alternative when the step asks for one, tracked or not.
+    fn add_tracking_and_html(&self, touch: &mut Touch, html: bool, authored: &[String]) {
         let Some((base, secret)) = self
             .options
             .unsubscribe
@@ -912,7 +915,9 @@ impl Worker {
             links::sign_link(secret, purpose, LinkRef { lead, step, index })
         };
         let original = touch.message.body.clone();
-        let tracked = tracking::tracked_links(&original, |url| url.starts_with(&unsubscribe));
+        let tracked = tracking::tracked_links(&original, |url| {
+            url.starts_with(&unsubscribe) || !authored.iter().any(|a| a == url)
+        });
         let click = |index: usize| format!("{base}/c/{}", sign(tracking::CLICK, index));
         touch.message.body = tracking::rewrite_links(&original, &tracked, click);
         if html {
