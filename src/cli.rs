@@ -1377,8 +1377,12 @@ fn tui(ctx: &Context_) -> Result<()> {
     let started: Arc<std::sync::Mutex<Option<LocalRun>>> = Arc::default();
     let slot = started.clone();
     let owned = ctx.clone();
+    // Dropped when the opener has finished (or was never run): a quit while
+    // the database is still opening waits for it, then stops cleanly.
+    let (opened_tx, opened) = std::sync::mpsc::channel::<()>();
     let result = crate::tui::run_terminal(
         Box::new(move || {
+            let _opened = opened_tx;
             let run = LocalRun::start(&owned).map_err(|e| format!("{e:#}"))?;
             let handle = EngineHandle::Local(run.engine.clone());
             let changes = Subscription::Local(run.engine.subscribe());
@@ -1387,6 +1391,8 @@ fn tui(ctx: &Context_) -> Result<()> {
         }),
         config,
     );
+    // Err means the opener is done: nothing is ever sent on this channel.
+    let _ = opened.recv();
     let run = started.lock().unwrap_or_else(|e| e.into_inner()).take();
     if let Some(run) = run {
         run.stop()?;
