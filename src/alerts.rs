@@ -302,18 +302,7 @@ enum Attempt {
 
 /// A reqwest error and its causes, without the URL (it is a secret).
 fn describe_error(e: reqwest::Error) -> String {
-    let e = e.without_url();
-    let mut out = e.to_string();
-    let mut source = std::error::Error::source(&e);
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = cause.source();
-    }
-    out
+    crate::channels::error_chain(&e.without_url())
 }
 
 async fn attempt(
@@ -335,12 +324,7 @@ async fn attempt(
             if status.is_success() {
                 return Attempt::Delivered;
             }
-            let retry_after = response
-                .headers()
-                .get(reqwest::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map(Duration::from_secs);
+            let retry_after = crate::channels::retry_after(response.headers());
             let why = format!("HTTP {status}");
             if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
                 Attempt::Retry(why, retry_after)

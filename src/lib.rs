@@ -38,4 +38,5 @@ pub mod import;
 pub mod inbound;
 pub mod simulate;
 pub mod store;
+mod tls;
 pub mod tui;

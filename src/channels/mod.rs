@@ -260,6 +260,15 @@ pub(crate) fn error_chain(e: &reqwest::Error) -> String {
     out
 }
 
+/// A `Retry-After` given in seconds (Twilio, Slack and most webhooks).
+pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<std::time::Duration> {
+    headers
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(std::time::Duration::from_secs)
+}
+
 /// Replaces every occurrence of the secret, in case a server echoes it.
 pub(crate) fn redact(text: &str, secret: &Secret) -> String {
     if secret.is_empty() {

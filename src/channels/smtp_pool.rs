@@ -16,7 +16,6 @@
 //! lettre still does the SMTP itself: greeting, EHLO, STARTTLS, AUTH, the
 //! commands and dot-stuffing, through its public `AsyncSmtpConnection`.
 
-use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
@@ -66,19 +65,12 @@ impl Protection {
     /// Implicit TLS with the Mozilla root store (the same roots the IMAP
     /// watcher trusts), for `host`.
     pub(super) fn implicit_tls(host: &str) -> Result<Protection, String> {
-        let mut roots = rustls::RootCertStore::empty();
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+        let config =
+            crate::tls::client_config(crate::tls::web_roots()).map_err(|e| e.to_string())?;
         let server_name = rustls::pki_types::ServerName::try_from(host.to_string())
             .map_err(|e| format!("`{host}` is not a valid TLS server name ({e})"))?;
         Ok(Protection::ImplicitTls {
-            connector: tokio_rustls::TlsConnector::from(Arc::new(config)),
+            connector: tokio_rustls::TlsConnector::from(config),
             server_name,
         })
     }

@@ -140,12 +140,7 @@ impl TwilioClient {
             Err(e) => return Err(self.transport_error(&e)),
         };
         let status = response.status();
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+        let retry_after = super::retry_after(response.headers());
         // Once a status has arrived the outcome is definite; a body that
         // fails to arrive only costs us the SID or the error details.
         let body = response.text().await.unwrap_or_default();

@@ -90,6 +90,19 @@ pub struct LeadUpdate {
     pub touch: Option<crate::domain::touch::Touch>,
 }
 
+impl LeadUpdate {
+    /// A change of state and events that suppresses nothing and writes no
+    /// outbox record: most updates.
+    pub fn of(lead: Lead, events: Vec<EventKind>) -> LeadUpdate {
+        LeadUpdate {
+            lead,
+            events,
+            suppress: None,
+            touch: None,
+        }
+    }
+}
+
 /// Why a mark cannot be applied.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MarkError {

@@ -112,12 +112,7 @@ pub fn on_signal(lead: &Lead, signal: &Signal, ctx: &SignalContext<'_>) -> LeadU
         lead.hot = true;
         events.push(EventKind::Hot { score });
     }
-    LeadUpdate {
-        lead,
-        events,
-        suppress: None,
-        touch: None,
-    }
+    LeadUpdate::of(lead, events)
 }
 
 /// A booking was cancelled: the booked lead is active again. With
@@ -164,12 +159,7 @@ pub fn on_booking_cancelled(
     });
     out.insert(0, cancelled);
     out.extend(reschedule(&mut lead, sequence, &history, now, default_tz));
-    Ok(LeadUpdate {
-        lead,
-        events: out,
-        suppress: None,
-        touch: None,
-    })
+    Ok(LeadUpdate::of(lead, out))
 }
 
 #[cfg(test)]

@@ -279,6 +279,37 @@ pub enum Change {
     },
 }
 
+impl Change {
+    /// An activity line about `lead`, naming them ("Ada Lovelace (Acme)").
+    pub fn activity(lead: &Lead, text: String) -> Change {
+        let who = match &lead.company {
+            Some(company) => format!("{} ({company})", lead.name),
+            None => lead.name.clone(),
+        };
+        Change::Activity {
+            lead: lead.id,
+            who,
+            text,
+        }
+    }
+
+    /// An activity line about a lead that can no longer be read (erased).
+    pub fn anonymous_activity(lead: LeadId, text: String) -> Change {
+        Change::Activity {
+            lead,
+            who: lead.to_string(),
+            text,
+        }
+    }
+}
+
+impl Written {
+    /// The lead as written.
+    pub fn lead(&self) -> &Lead {
+        &self.lead
+    }
+}
+
 impl Engine {
     /// Builds an engine over an open store.
     pub fn new(
@@ -310,20 +341,10 @@ impl Engine {
     /// Publishes a line for the activity stream, naming the lead (one point
     /// read; an erased lead is named by its id).
     pub fn activity(&self, lead: LeadId, text: String) {
-        self.changed(self.activity_line(lead, text));
-    }
-
-    /// The activity line [`Engine::activity`] announces, for callers that
-    /// announce it later (the worker, after its group flush).
-    pub fn activity_line(&self, lead: LeadId, text: String) -> Change {
-        let who = match self.store.lead(lead) {
-            Ok(Some(l)) => match &l.company {
-                Some(company) => format!("{} ({company})", l.name),
-                None => l.name,
-            },
-            _ => lead.to_string(),
-        };
-        Change::Activity { lead, who, text }
+        self.changed(match self.store.lead(lead) {
+            Ok(Some(l)) => Change::activity(&l, text),
+            _ => Change::anonymous_activity(lead, text),
+        });
     }
 
     /// Sets the hot-score threshold (0 turns hot scoring off).
@@ -676,12 +697,7 @@ impl Engine {
     /// Records a signal that changes no status by itself (opened, clicked, a note).
     pub fn record(&self, id: LeadId, kind: EventKind) -> Result<Lead> {
         self.update(id, |current, _, _| {
-            Ok::<_, EngineError>(LeadUpdate {
-                lead: current.clone(),
-                events: vec![kind.clone()],
-                suppress: None,
-                touch: None,
-            })
+            Ok::<_, EngineError>(LeadUpdate::of(current.clone(), vec![kind.clone()]))
         })
     }
 
@@ -740,12 +756,7 @@ impl Engine {
             change("phone", &mut lead.phone, valid.phone);
             change("company", &mut lead.company, valid.company);
             lead.name = name.unwrap_or_default();
-            Ok::<_, EngineError>(LeadUpdate {
-                lead,
-                events,
-                suppress: None,
-                touch: None,
-            })
+            Ok::<_, EngineError>(LeadUpdate::of(lead, events))
         })
     }
 
@@ -832,12 +843,7 @@ impl Engine {
                     ctx.settings.default_tz,
                 ));
             }
-            Ok::<_, EngineError>(LeadUpdate {
-                lead,
-                events,
-                suppress: None,
-                touch: None,
-            })
+            Ok::<_, EngineError>(LeadUpdate::of(lead, events))
         })
     }
 
@@ -857,12 +863,7 @@ impl Engine {
                 channel: due.channel,
                 due: ctx.now,
             };
-            Ok::<_, EngineError>(LeadUpdate {
-                lead,
-                events: vec![event],
-                suppress: None,
-                touch: None,
-            })
+            Ok::<_, EngineError>(LeadUpdate::of(lead, vec![event]))
         })
     }
 

@@ -551,15 +551,21 @@ impl Worker {
                     &self.engine.outcome_context(ctx),
                 ))
             });
-        match result {
-            Ok(written) => unflushed.written.push(written),
+        // The activity line names the lead from the record just written: no
+        // second read on the worker's path.
+        let activity = match result {
+            Ok(written) => {
+                let activity = Change::activity(written.lead(), line);
+                unflushed.written.push(written);
+                activity
+            }
             // Erased while sending: nothing left to record against.
-            Err(EngineError::Store(crate::store::StoreError::NotFound(_))) => {}
+            Err(EngineError::Store(crate::store::StoreError::NotFound(_))) => {
+                Change::anonymous_activity(touch.lead_id, line)
+            }
             Err(e) => return Err(e),
-        }
-        unflushed
-            .activity
-            .push(self.engine.activity_line(touch.lead_id, line));
+        };
+        unflushed.activity.push(activity);
         Ok(())
     }
 
@@ -586,12 +592,7 @@ impl Worker {
                 events.push(EventKind::Note { text: why.clone() });
                 lead.next = Some(next);
             }
-            Ok::<_, EngineError>(LeadUpdate {
-                lead,
-                events,
-                suppress: None,
-                touch: None,
-            })
+            Ok::<_, EngineError>(LeadUpdate::of(lead, events))
         })?;
         Ok(())
     }
@@ -753,12 +754,7 @@ impl Worker {
             if let Some(next) = lead.next.as_mut().filter(|n| **n == expected) {
                 next.awaiting_human = true;
             }
-            Ok::<_, EngineError>(LeadUpdate {
-                lead,
-                events: Vec::new(),
-                suppress: None,
-                touch: None,
-            })
+            Ok::<_, EngineError>(LeadUpdate::of(lead, Vec::new()))
         })?;
         self.engine.activity(
             lead.id,
@@ -778,12 +774,7 @@ impl Worker {
                 lead.next = None;
                 events.push(EventKind::Note { text: why.clone() });
             }
-            Ok::<_, EngineError>(LeadUpdate {
-                lead,
-                events,
-                suppress: None,
-                touch: None,
-            })
+            Ok::<_, EngineError>(LeadUpdate::of(lead, events))
         })?;
         Ok(())
     }
@@ -818,12 +809,7 @@ impl Worker {
                     ctx.settings.default_tz,
                 ));
             }
-            Ok::<_, EngineError>(LeadUpdate {
-                lead,
-                events,
-                suppress: None,
-                touch: None,
-            })
+            Ok::<_, EngineError>(LeadUpdate::of(lead, events))
         })?;
         Ok(())
     }

@@ -505,11 +505,9 @@ fn backoff(options: &WatchOptions, failures: u32) -> Duration {
 /// The TLS client settings: the public web PKI's roots, plus the PEM
 /// certificates in `ca_file` when set (a private CA, a self-signed server).
 fn tls_config(ca_file: &str) -> Result<Arc<tokio_rustls::rustls::ClientConfig>, ImapError> {
-    use tokio_rustls::rustls;
     use tokio_rustls::rustls::pki_types::CertificateDer;
     use tokio_rustls::rustls::pki_types::pem::PemObject;
-    let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    let mut roots = crate::tls::web_roots();
     if !ca_file.is_empty() {
         let bad = |why: String| ImapError::CaFile {
             path: ca_file.to_string(),
@@ -528,14 +526,7 @@ fn tls_config(ca_file: &str) -> Result<Arc<tokio_rustls::rustls::ClientConfig>, 
             return Err(bad("holds no PEM certificate".into()));
         }
     }
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| ImapError::Url(format!("cannot set up TLS: {e}")))?
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    Ok(Arc::new(config))
+    crate::tls::client_config(roots).map_err(|e| ImapError::Url(format!("cannot set up TLS: {e}")))
 }
 
 async fn tls_connect(
@@ -1094,12 +1085,7 @@ fn bounce_update(current: &Lead, reason: &str, ctx: &UpdateContext<'_>) -> LeadU
             ctx.settings.default_tz,
         ));
     }
-    LeadUpdate {
-        lead,
-        events,
-        suppress: None,
-        touch: None,
-    }
+    LeadUpdate::of(lead, events)
 }
 
 fn one_line(text: &str) -> String {

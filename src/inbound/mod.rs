@@ -342,20 +342,25 @@ async fn unsubscribe_page(
     Path(token): Path<String>,
 ) -> Response {
     if lead_from_token(&state, &token).is_none() {
-        return (
-            StatusCode::NOT_FOUND,
-            page(
-                "Link not valid",
-                "<p>This unsubscribe link is not valid.</p>",
-            ),
-        )
-            .into_response();
+        return invalid_unsubscribe_link();
     }
     page(
         "Unsubscribe",
         "<p>Stop all messages to you?</p><form method=\"post\"><input type=\"hidden\" name=\"List-Unsubscribe\" value=\"One-Click\"><button type=\"submit\">Unsubscribe</button></form>",
     )
     .into_response()
+}
+
+/// The page for an unsubscribe token that does not verify.
+fn invalid_unsubscribe_link() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        page(
+            "Link not valid",
+            "<p>This unsubscribe link is not valid.</p>",
+        ),
+    )
+        .into_response()
 }
 
 /// `POST /u/{token}`: RFC 8058 one-click (`List-Unsubscribe=One-Click`), or
@@ -366,14 +371,7 @@ async fn unsubscribe(
     body: Bytes,
 ) -> Response {
     let Some(id) = lead_from_token(&state, &token) else {
-        return (
-            StatusCode::NOT_FOUND,
-            page(
-                "Link not valid",
-                "<p>This unsubscribe link is not valid.</p>",
-            ),
-        )
-            .into_response();
+        return invalid_unsubscribe_link();
     };
     let one_click = url::form_urlencoded::parse(&body)
         .any(|(k, v)| k == "List-Unsubscribe" && v == "One-Click");
@@ -443,12 +441,7 @@ fn resubscribe_phone(engine: &Engine, phone: &str) -> Result<(), EngineError> {
                     .map_err(crate::domain::mark::MarkError::from)?;
                 events.push(EventKind::Paused);
             }
-            Ok::<_, EngineError>(LeadUpdate {
-                lead,
-                events,
-                suppress: None,
-                touch: None,
-            })
+            Ok::<_, EngineError>(LeadUpdate::of(lead, events))
         })?;
     }
     engine.store().unsuppress(phone)?;
