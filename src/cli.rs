@@ -29,6 +29,7 @@ use crate::engine::{Engine, LeadView, Settings};
 use crate::export::Format;
 use crate::handle::{EngineHandle, ListQuery, RemoteEngine};
 use crate::import::ImportOptions;
+use crate::present::{self, relative};
 use crate::store::{ListFilter, Store};
 
 /// Exit code when a command finished but found problems: an import that
@@ -574,30 +575,6 @@ fn import(ctx: &Context_, args: &ImportArgs, out: &mut impl Write) -> Result<Exi
     })
 }
 
-/// "in 3h", "overdue 10m": how far `at` is from `now`, at a glance.
-pub fn relative(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
-    let d = at - now;
-    let (abs, overdue) = if d < Duration::zero() {
-        (-d, true)
-    } else {
-        (d, false)
-    };
-    let text = if abs < Duration::minutes(1) {
-        return "now".into();
-    } else if abs < Duration::hours(1) {
-        format!("{}m", abs.num_minutes())
-    } else if abs < Duration::days(2) {
-        format!("{}h", abs.num_hours())
-    } else {
-        format!("{}d", abs.num_days())
-    };
-    if overdue {
-        format!("overdue {text}")
-    } else {
-        format!("in {text}")
-    }
-}
-
 fn lead_json(lead: &Lead) -> serde_json::Value {
     let mut v = serde_json::to_value(lead).unwrap_or_default();
     if let Some(map) = v.as_object_mut() {
@@ -648,10 +625,10 @@ fn leads(ctx: &Context_, args: &LeadsArgs, out: &mut impl Write) -> Result<()> {
             .unwrap_or_else(|| "-".into());
         writeln!(
             out,
-            "{:<26}  {:<22} {:<18} {:<10} {:<10} {next}",
+            "{:<26}  {} {} {:<10} {:<10} {next}",
             lead.id,
-            truncate(&lead.name, 22),
-            truncate(lead.company.as_deref().unwrap_or("-"), 18),
+            present::cell(&lead.name, 22),
+            present::cell(lead.company.as_deref().unwrap_or("-"), 18),
             lead.status,
             lead.stage(),
         )?;
@@ -660,15 +637,6 @@ fn leads(ctx: &Context_, args: &LeadsArgs, out: &mut impl Write) -> Result<()> {
         writeln!(out, "(no leads match)")?;
     }
     Ok(())
-}
-
-fn truncate(s: &str, width: usize) -> String {
-    if s.chars().count() <= width {
-        s.to_string()
-    } else {
-        let cut: String = s.chars().take(width.saturating_sub(1)).collect();
-        format!("{cut}…")
-    }
 }
 
 fn touch_json(touch: &PlannedTouch, message: &Message, tz: Tz) -> serde_json::Value {

@@ -16,6 +16,8 @@
 //! * [`handle`] — the `EngineHandle`: the engine in this process, or the one
 //!   a running `nudge serve` owns, over its Unix socket.
 //! * [`inbound`] — the axum HTTP server: lead intake, unsubscribe, the Twilio SMS webhook.
+//! * [`present`] — what a person sees: relative times, width-aware cells,
+//!   lead text escaped for the terminal; shared by the CLI, TUI and logs.
 //! * [`import`] / [`export`] — CSV in, CSV/JSONL out.
 //! * [`simulate`] — a time-warped dry run of a sequence on a manual clock.
 //! * [`demo`] — `nudge demo`: sample leads on a throwaway database, a fast clock.
@@ -36,6 +38,7 @@ pub mod export;
 pub mod handle;
 pub mod import;
 pub mod inbound;
+pub mod present;
 pub mod simulate;
 pub mod store;
 mod tls;

@@ -20,10 +20,10 @@ use super::app::{
 use super::form::FormState;
 use super::keys::{Action, KeyMap};
 use super::theme::Theme;
-use crate::cli::relative;
 use crate::domain::event::EventKind;
 use crate::domain::lead::Lead;
 use crate::engine::BoardCard;
+use crate::present::{self, relative};
 
 /// The smallest terminal the layout supports.
 pub const MIN_SIZE: (u16, u16) = (80, 24);
@@ -783,7 +783,7 @@ fn render_dialog(frame: &mut Frame, area: Rect, ctx: &ViewContext) {
                 match e {
                     Some((keys, what)) => vec![
                         Span::styled(format!("{keys:<11} "), Style::default().fg(t.accent)),
-                        Span::raw(format!("{:<26}", truncate(what, 26))),
+                        Span::raw(present::cell(what, 26)),
                     ],
                     None => Vec::new(),
                 }
@@ -820,15 +820,6 @@ fn render_dialog(frame: &mut Frame, area: Rect, ctx: &ViewContext) {
     );
 }
 
-fn truncate(s: &str, width: usize) -> String {
-    if s.chars().count() <= width {
-        s.to_string()
-    } else {
-        let cut: String = s.chars().take(width.saturating_sub(1)).collect();
-        format!("{cut}…")
-    }
-}
-
 /// The form's lines: one per field, the error beside it.
 fn form_lines(form: &FormState, ctx: &ViewContext) -> Vec<Line<'static>> {
     let t = ctx.theme;
@@ -841,14 +832,14 @@ fn form_lines(form: &FormState, ctx: &ViewContext) -> Vec<Line<'static>> {
         } else {
             Style::default().fg(t.text)
         };
-        let shown = format!("{:<24}", truncate(&field.value, 24));
+        let shown = present::cell(&field.value, 24);
         let mut spans = vec![
             Span::styled(format!("{:>9} ", field.name), label),
             Span::styled(shown, value),
         ];
         if let Some(error) = &field.error {
             spans.push(Span::styled(
-                format!(" ✗ {}", truncate(error, 36)),
+                format!(" ✗ {}", present::truncate(error, 36)),
                 Style::default().fg(t.error),
             ));
         }
@@ -1029,7 +1020,7 @@ fn render_stats(frame: &mut Frame, area: Rect, ctx: &ViewContext) {
     for step in &stats.steps {
         rows.push(Line::from(format!(
             "{:<10}{:>5}{:>8}{:>5.0}{:>7}{:>5.0}",
-            truncate(&step_title(step.step), 9),
+            present::truncate(&step_title(step.step), 9),
             step.sent,
             step.replied,
             step.reply_rate() * 100.0,
@@ -1110,18 +1101,18 @@ fn render_search(frame: &mut Frame, area: Rect, ctx: &ViewContext) {
             Style::default().fg(t.text)
         };
         lines.push(Line::from(vec![
-            Span::styled(format!(" {:<22}", truncate(&lead.name, 22)), style),
+            Span::styled(format!(" {}", present::cell(&lead.name, 22)), style),
             Span::styled(
                 format!(
-                    " {:<18}",
-                    truncate(lead.company.as_deref().unwrap_or("-"), 18)
+                    " {}",
+                    present::cell(lead.company.as_deref().unwrap_or("-"), 18)
                 ),
                 muted,
             ),
             Span::styled(
                 format!(
-                    " {:<24}",
-                    truncate(lead.email.as_deref().unwrap_or("-"), 24)
+                    " {}",
+                    present::cell(lead.email.as_deref().unwrap_or("-"), 24)
                 ),
                 muted,
             ),
