@@ -35,7 +35,8 @@ pub use keys::Action;
 
 use crate::engine::Change;
 use crate::handle::{EngineHandle, RemoteEngine};
-use app::{App, AppConfig, Command, IoRequest, Msg};
+use app::{App, AppConfig, Command, Msg};
+use io::IoRequest;
 
 /// Why the TUI stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -196,7 +197,7 @@ pub fn spawn_subscription(subscription: Subscription, inbox: Sender<Msg>) {
         Subscription::Remote(data_dir) => {
             std::thread::spawn(move || {
                 let Some(remote) = RemoteEngine::connect(&data_dir) else {
-                    let _ = inbox.send(Msg::Io(app::IoResult::Failed(
+                    let _ = inbox.send(Msg::Io(io::IoResult::Failed(
                         "cannot subscribe to the running nudge: the board will not update live"
                             .into(),
                     )));
@@ -204,7 +205,7 @@ pub fn spawn_subscription(subscription: Subscription, inbox: Sender<Msg>) {
                 };
                 let result = remote.subscribe(|change| inbox.send(Msg::Changed(change)).is_ok());
                 if let Err(e) = result {
-                    let _ = inbox.send(Msg::Io(app::IoResult::Failed(format!(
+                    let _ = inbox.send(Msg::Io(io::IoResult::Failed(format!(
                         "live updates stopped: {e}"
                     ))));
                 }
