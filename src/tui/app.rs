@@ -18,6 +18,8 @@ use super::form::{FormKey, FormMode, FormState, field_of_error};
 use super::io::{BoardQuery, IoRequest, IoResult};
 use super::keys::{Action, KeyMap};
 use super::theme::{Theme, Themes};
+use super::widgets::text_input::{self, Edit};
+use super::widgets::toast::{ToastKind, Toasts};
 use crate::clock::Clock;
 use crate::domain::event::AlertKind;
 use crate::domain::lead::{Lead, LeadId, Stage};
@@ -33,8 +35,6 @@ pub const MIN_COLUMN_WIDTH: u16 = 20;
 pub const CARD_HEIGHT: u16 = 4;
 /// How long `u` can take back a mark.
 pub const UNDO_WINDOW: StdDuration = StdDuration::from_secs(10);
-/// How long a toast stays up.
-pub const TOAST_TTL: StdDuration = StdDuration::from_secs(6);
 /// How often the loop wakes with nothing to do: often enough to move
 /// "in 3h" along, rare enough to cost nothing while idle.
 pub const IDLE_TICK: StdDuration = StdDuration::from_secs(30);
@@ -369,57 +369,6 @@ pub enum FilterChoice {
     Sequence(String),
     /// One source.
     Source(String),
-}
-
-/// How a toast looks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ToastKind {
-    /// Good news (a reply, a booking).
-    Success,
-    /// Feedback on what you did.
-    Info,
-    /// Something failed.
-    Error,
-}
-
-/// A message that shows for a few seconds.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Toast {
-    /// The text.
-    pub text: String,
-    /// Its colour.
-    pub kind: ToastKind,
-    /// When it appeared, for expiry.
-    pub at: Instant,
-}
-
-/// Recent toasts, newest last.
-#[derive(Debug, Clone, Default)]
-pub struct Toasts {
-    /// Showing now.
-    pub items: VecDeque<Toast>,
-}
-
-impl Toasts {
-    /// Shows a toast.
-    pub fn push(&mut self, kind: ToastKind, text: impl Into<String>) {
-        self.items.push_back(Toast {
-            text: text.into(),
-            kind,
-            at: Instant::now(),
-        });
-        while self.items.len() > 3 {
-            self.items.pop_front();
-        }
-    }
-
-    /// Drops expired toasts; true when one went.
-    pub fn expire(&mut self, now: Instant) -> bool {
-        let before = self.items.len();
-        self.items
-            .retain(|t| now.saturating_duration_since(t.at) < TOAST_TTL);
-        self.items.len() != before
-    }
 }
 
 /// One line of the activity stream.
@@ -858,11 +807,11 @@ fn search_key(app: &mut App, key: &KeyEvent) -> Vec<Command> {
             };
             return open_detail(app, id, Screen::Search);
         }
-        KeyCode::Backspace => {
-            search.query.pop();
+        _ => {
+            if text_input::edit(&mut search.query, key) == Edit::Ignored {
+                return Vec::new();
+            }
         }
-        KeyCode::Char(c) if !ctrl => search.query.push(c),
-        _ => return Vec::new(),
     }
     if search.query.trim().is_empty() {
         search.results.clear();
@@ -891,11 +840,9 @@ fn note_key(
             return Vec::new();
         }
         KeyCode::Enter => return vec![Command::Io(IoRequest::Note { id, name, text })],
-        KeyCode::Backspace => {
-            text.pop();
+        _ => {
+            text_input::edit(&mut text, key);
         }
-        KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => text.push(c),
-        _ => {}
     }
     app.dialog = Dialog::Note { id, name, text };
     Vec::new()

@@ -6,7 +6,9 @@
 //! the store can know (a duplicate, a suppressed contact) comes back from the
 //! engine and lands on the field it names.
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::{KeyCode, KeyEvent};
+
+use super::widgets::text_input::{self, Edit};
 
 use crate::domain::lead::{Lead, LeadId, LeadInput};
 use crate::engine::LeadEdit;
@@ -139,18 +141,13 @@ impl FormState {
             KeyCode::Enter => return FormKey::Submit,
             KeyCode::Tab | KeyCode::Down => self.focus = (self.focus + 1) % n,
             KeyCode::BackTab | KeyCode::Up => self.focus = (self.focus + n - 1) % n,
-            KeyCode::Backspace => {
-                if let Some(f) = self.fields.get_mut(self.focus) {
-                    f.value.pop();
-                }
-            }
-            KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
-                if let Some(f) = self.fields.get_mut(self.focus) {
-                    f.value.push(c);
+            _ => {
+                if let Some(f) = self.fields.get_mut(self.focus)
+                    && text_input::edit(&mut f.value, key) == Edit::Typed
+                {
                     f.error = None;
                 }
             }
-            _ => {}
         }
         FormKey::Edit
     }
@@ -249,6 +246,7 @@ pub fn field_of_error(message: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crossterm::event::KeyModifiers;
 
     fn key(code: KeyCode) -> KeyEvent {
         KeyEvent::new(code, KeyModifiers::NONE)

@@ -21,6 +21,7 @@ pub mod io;
 pub mod keys;
 pub mod theme;
 pub mod view;
+pub mod widgets;
 
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};

@@ -2,7 +2,7 @@
 //! frame needs and hands ratatui only what is visible: the cards of the
 //! columns on screen, never a whole column.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -13,16 +13,15 @@ use ratatui::widgets::{
 };
 
 use super::app::{
-    ActivityLog, App, BoardState, CARD_HEIGHT, Column, DONE_STAGES, DetailState, Dialog,
-    FilterChoice, SEARCH_LIMIT, SNOOZE_CHOICES, Screen, SearchState, StatsState, ToastKind, Toasts,
-    UserZone,
+    ActivityLog, App, BoardState, CARD_HEIGHT, DONE_STAGES, DetailState, Dialog, FilterChoice,
+    SEARCH_LIMIT, SNOOZE_CHOICES, Screen, SearchState, StatsState, UserZone,
 };
 use super::form::FormState;
 use super::keys::{Action, KeyMap};
 use super::theme::Theme;
+use super::widgets::toast::{self, Toasts};
+use super::widgets::{card, text_input};
 use crate::domain::event::EventKind;
-use crate::domain::lead::Lead;
-use crate::engine::BoardCard;
 use crate::present::{self, relative};
 
 /// The smallest terminal the layout supports.
@@ -115,7 +114,7 @@ pub fn render(frame: &mut Frame, ctx: &ViewContext) {
         Screen::Detail => render_detail(frame, body, ctx),
     }
     render_footer(frame, footer, ctx);
-    render_toasts(frame, body, ctx);
+    toast::render(frame, body, ctx.toasts, ctx.theme);
     render_dialog(frame, area, ctx);
 }
 
@@ -321,7 +320,14 @@ fn render_column(frame: &mut Frame, area: Rect, ctx: &ViewContext, index: usize)
             ..cards_area
         };
         let selected = focused && at == column.cursor;
-        render_card(frame, card_area, ctx, column, at, selected);
+        card::render(
+            frame,
+            card_area,
+            column.card(at),
+            selected,
+            ctx.now,
+            ctx.theme,
+        );
     }
     if end < column.count {
         let more = format!("↓ {} more", column.count - end);
@@ -363,91 +369,6 @@ fn render_done_summary(frame: &mut Frame, area: Rect, ctx: &ViewContext) {
         ))))
         .collect();
     frame.render_widget(Paragraph::new(lines), area);
-}
-
-fn render_card(
-    frame: &mut Frame,
-    area: Rect,
-    ctx: &ViewContext,
-    column: &Column,
-    at: usize,
-    selected: bool,
-) {
-    let t = ctx.theme;
-    let bg = if selected { t.selected } else { t.card };
-    let block = Block::default().style(Style::default().bg(bg));
-    frame.render_widget(block, area);
-    let Some(BoardCard {
-        lead,
-        in_doubt,
-        failed,
-    }) = column.card(at)
-    else {
-        frame.render_widget(
-            Paragraph::new("…").style(Style::default().fg(t.muted).bg(bg)),
-            area,
-        );
-        return;
-    };
-    let mut name = vec![];
-    if lead.hot {
-        name.push(Span::styled("★ ", Style::default().fg(t.hot)));
-    }
-    if *failed {
-        name.push(Span::styled("✗ ", Style::default().fg(t.error)));
-    }
-    if *in_doubt {
-        name.push(Span::styled("? ", Style::default().fg(t.error)));
-    }
-    name.push(Span::styled(
-        lead.name.clone(),
-        Style::default().fg(t.text).add_modifier(Modifier::BOLD),
-    ));
-    let company = Span::styled(
-        lead.company.clone().unwrap_or_default(),
-        Style::default().fg(t.muted),
-    );
-    let lines = vec![
-        Line::from(name),
-        Line::from(company),
-        next_line(lead, ctx.now, t),
-    ];
-    frame.render_widget(Paragraph::new(lines).style(Style::default().bg(bg)), area);
-}
-
-/// "email · in 3h", coloured by urgency; a stopped lead shows its status.
-fn next_line(lead: &Lead, now: DateTime<Utc>, t: &Theme) -> Line<'static> {
-    match &lead.next {
-        Some(next) if next.awaiting_human => Line::from(Span::styled(
-            format!("{} · your turn", next.channel),
-            Style::default().fg(t.due_soon),
-        )),
-        Some(next) => {
-            let colour = if next.at <= now {
-                t.overdue
-            } else if next.at - now < Duration::hours(1) {
-                t.due_soon
-            } else {
-                t.muted
-            };
-            Line::from(Span::styled(
-                format!("{} · {}", next.channel, relative(next.at, now)),
-                Style::default().fg(colour),
-            ))
-        }
-        None => Line::from(Span::styled(
-            format!("{} · {}", lead.status, ago(lead.updated_at, now)),
-            Style::default().fg(t.muted),
-        )),
-    }
-}
-
-/// "3h ago", for a past instant.
-fn ago(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
-    match relative(at, now).strip_prefix("overdue ") {
-        Some(span) => format!("{span} ago"),
-        None => "just now".to_string(),
-    }
 }
 
 fn format_user(at: DateTime<Utc>, zone: UserZone, format: &str) -> String {
@@ -657,34 +578,6 @@ fn render_activity(frame: &mut Frame, area: Rect, ctx: &ViewContext) {
     frame.render_widget(Paragraph::new(lines).block(block), area);
 }
 
-fn render_toasts(frame: &mut Frame, body: Rect, ctx: &ViewContext) {
-    let t = ctx.theme;
-    for (i, toast) in ctx.toasts.items.iter().rev().enumerate() {
-        let width = (toast.text.chars().count() as u16 + 4).min(body.width.saturating_sub(2));
-        let y = body.bottom().saturating_sub(1 + i as u16);
-        if y <= body.y {
-            break;
-        }
-        let area = Rect {
-            x: body.right().saturating_sub(width + 1),
-            y,
-            width,
-            height: 1,
-        };
-        let colour = match toast.kind {
-            ToastKind::Success => t.success,
-            ToastKind::Info => t.accent,
-            ToastKind::Error => t.error,
-        };
-        frame.render_widget(Clear, area);
-        frame.render_widget(
-            Paragraph::new(format!(" {} ", toast.text))
-                .style(Style::default().fg(t.background).bg(colour)),
-            area,
-        );
-    }
-}
-
 fn centered(area: Rect, width: u16, height: u16) -> Rect {
     let width = width.min(area.width);
     let height = height.min(area.height);
@@ -731,11 +624,7 @@ fn render_dialog(frame: &mut Frame, area: Rect, ctx: &ViewContext) {
             " note ",
             vec![
                 Line::from(format!("Note for {name}:")),
-                Line::from(vec![
-                    Span::styled("> ", Style::default().fg(t.accent)),
-                    Span::raw(text.clone()),
-                    Span::styled("▏", Style::default().fg(t.accent)),
-                ]),
+                text_input::line("> ", text, Style::default(), t),
                 Line::default(),
                 Line::from(Span::styled(
                     "enter: save    esc: cancel",
@@ -1060,11 +949,12 @@ fn render_search(frame: &mut Frame, area: Rect, ctx: &ViewContext) {
     let search = ctx.search;
     let [input, list] = Layout::vertical([Constraint::Length(2), Constraint::Min(1)]).areas(area);
     frame.render_widget(
-        Paragraph::new(Line::from(vec![
-            Span::styled("/ ", Style::default().fg(t.accent)),
-            Span::styled(search.query.clone(), Style::default().fg(t.text)),
-            Span::styled("▏", Style::default().fg(t.accent)),
-        ]))
+        Paragraph::new(text_input::line(
+            "/ ",
+            &search.query,
+            Style::default().fg(t.text),
+            t,
+        ))
         .block(
             Block::default()
                 .borders(Borders::BOTTOM)
