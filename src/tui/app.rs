@@ -10,13 +10,16 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration as StdDuration, Instant};
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use super::form::{FormKey, FormMode, FormState, field_of_error};
 use super::io::{BoardQuery, IoRequest, IoResult};
 use super::keys::{Action, KeyMap};
+pub use super::popups::Dialog;
+use super::popups::filter::FilterChoice;
+use super::popups::form::{FormState, field_of_error};
+use super::popups::{self};
 use super::theme::{Theme, Themes};
 use super::widgets::text_input::{self, Edit};
 use super::widgets::toast::{ToastKind, Toasts};
@@ -45,8 +48,6 @@ pub const SEARCH_LIMIT: usize = 200;
 /// Stats are re-read at most this often while changes stream in: each read
 /// walks every lead, so a busy worker must not keep the I/O thread on it.
 pub const STATS_REFRESH: StdDuration = StdDuration::from_secs(5);
-/// Sources listed in the filter picker.
-pub const SOURCES_LIMIT: usize = 50;
 
 /// Which screen fills the terminal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -283,7 +284,7 @@ impl BoardState {
     }
 
     /// Everything the screen shows, re-read (after a change).
-    fn refresh(&self) -> Vec<IoRequest> {
+    pub(crate) fn refresh(&self) -> Vec<IoRequest> {
         let mut out = vec![IoRequest::Counts {
             filter: self.query(),
         }];
@@ -360,17 +361,6 @@ impl SearchState {
     }
 }
 
-/// One choice in the filter picker.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FilterChoice {
-    /// Every lead.
-    All,
-    /// One sequence (its steps make the columns).
-    Sequence(String),
-    /// One source.
-    Source(String),
-}
-
 /// One line of the activity stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ActivityLine {
@@ -390,50 +380,6 @@ pub struct ActivityLog {
     /// The lines.
     pub lines: VecDeque<ActivityLine>,
 }
-
-/// A question on top of the screen.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Dialog {
-    /// Nothing asked.
-    None,
-    /// Yes or no before a consequential request.
-    Confirm {
-        /// The question.
-        prompt: String,
-        /// What yes does.
-        then: IoRequest,
-    },
-    /// How long to snooze.
-    Snooze {
-        /// The lead.
-        id: LeadId,
-        /// Its name, for the title.
-        name: String,
-    },
-    /// Every key.
-    Help,
-    /// A one-line note for a lead.
-    Note {
-        /// The lead.
-        id: LeadId,
-        /// Its name, for the title.
-        name: String,
-        /// What is typed.
-        text: String,
-    },
-    /// The add / edit lead form.
-    Form(Box<FormState>),
-    /// Pick a sequence or source to filter the board by.
-    Filter {
-        /// The choices (sources arrive after a read).
-        choices: Vec<FilterChoice>,
-        /// The highlighted one.
-        cursor: usize,
-    },
-}
-
-/// The snooze choices.
-pub const SNOOZE_CHOICES: [(&str, i64); 3] = [("1 day", 1), ("3 days", 3), ("1 week", 7)];
 
 /// The last mark, so `u` can take it back.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -662,12 +608,12 @@ impl App {
         }
     }
 
-    fn sequence_names(&self) -> Vec<String> {
+    pub(crate) fn sequence_names(&self) -> Vec<String> {
         self.sequences.iter().map(|s| s.name.clone()).collect()
     }
 
     /// Asks for the Stats screen's numbers now, unless a read is on its way.
-    fn ask_stats(&mut self) -> Vec<Command> {
+    pub(crate) fn ask_stats(&mut self) -> Vec<Command> {
         if self.stats.loading {
             self.stats.stale = true;
             return Vec::new();
@@ -824,183 +770,10 @@ fn search_key(app: &mut App, key: &KeyEvent) -> Vec<Command> {
     })]
 }
 
-/// Keys in the note prompt: typing, Backspace, Enter saves, Esc cancels.
-fn note_key(
-    app: &mut App,
-    key: &KeyEvent,
-    id: LeadId,
-    name: String,
-    mut text: String,
-) -> Vec<Command> {
-    match key.code {
-        KeyCode::Esc => return Vec::new(),
-        KeyCode::Enter if text.trim().is_empty() => {
-            app.toasts
-                .push(ToastKind::Info, "empty note: nothing saved");
-            return Vec::new();
-        }
-        KeyCode::Enter => return vec![Command::Io(IoRequest::Note { id, name, text })],
-        _ => {
-            text_input::edit(&mut text, key);
-        }
-    }
-    app.dialog = Dialog::Note { id, name, text };
-    Vec::new()
-}
-
-/// Keys in the form; a submit validates first and sends only a clean form.
-fn form_key(app: &mut App, key: &KeyEvent, mut form: Box<FormState>) -> Vec<Command> {
-    if form.busy {
-        // Waiting for the engine: only Esc (give up waiting) does anything.
-        if key.code != KeyCode::Esc {
-            app.dialog = Dialog::Form(form);
-        }
-        return Vec::new();
-    }
-    let commands = match form.key(key) {
-        FormKey::Cancel => return Vec::new(),
-        FormKey::Edit => Vec::new(),
-        FormKey::Submit => {
-            let names = app.sequence_names();
-            if form.validate(app.default_region.as_deref(), &names) {
-                let request = match &form.mode {
-                    FormMode::Add => Some(IoRequest::Add {
-                        input: Box::new(form.input()),
-                    }),
-                    FormMode::Edit { id, .. } => {
-                        let edit = form.changes();
-                        (!edit.is_empty()).then_some(IoRequest::Edit { id: *id, edit })
-                    }
-                };
-                match request {
-                    Some(request) => {
-                        form.busy = true;
-                        vec![Command::Io(request)]
-                    }
-                    None => {
-                        app.toasts.push(ToastKind::Info, "nothing changed");
-                        return Vec::new();
-                    }
-                }
-            } else {
-                Vec::new()
-            }
-        }
-    };
-    app.dialog = Dialog::Form(form);
-    commands
-}
-
-/// Keys in the filter picker: arrows or j/k move, Enter applies, Esc closes.
-fn filter_key(
-    app: &mut App,
-    key: &KeyEvent,
-    choices: Vec<FilterChoice>,
-    mut cursor: usize,
-) -> Vec<Command> {
-    match key.code {
-        KeyCode::Esc | KeyCode::Char('q') => return Vec::new(),
-        KeyCode::Up | KeyCode::Char('k') => cursor = cursor.saturating_sub(1),
-        KeyCode::Down | KeyCode::Char('j') => {
-            cursor = (cursor + 1).min(choices.len().saturating_sub(1))
-        }
-        KeyCode::Enter => {
-            return match choices.get(cursor).cloned() {
-                Some(choice) => apply_filter(app, choice),
-                None => Vec::new(),
-            };
-        }
-        _ => {}
-    }
-    app.dialog = Dialog::Filter { choices, cursor };
-    Vec::new()
-}
-
-/// Switches the board to a filter and re-reads it.
-fn apply_filter(app: &mut App, choice: FilterChoice) -> Vec<Command> {
-    let default = app
-        .sequences
-        .iter()
-        .find(|s| s.name == app.default_sequence)
-        .or(app.sequences.first())
-        .cloned();
-    let source = app.board.source.clone();
-    let rebuilt = match &choice {
-        FilterChoice::All => default.map(|s| BoardState::new(&s, false)),
-        FilterChoice::Sequence(name) => app.sequences.iter().find(|s| &s.name == name).map(|s| {
-            let mut board = BoardState::new(s, true);
-            board.source = source;
-            board
-        }),
-        FilterChoice::Source(source) => {
-            app.board.source = Some(source.clone());
-            app.board.focus = 0;
-            app.board.first_visible = 0;
-            for column in &mut app.board.columns {
-                column.cursor = 0;
-                column.scroll = 0;
-                column.cards.clear();
-            }
-            None
-        }
-    };
-    if let Some(mut board) = rebuilt {
-        board.done_collapsed = app.board.done_collapsed;
-        board.resize(app.size.0, app.size.1);
-        app.board = board;
-    }
-    app.stats.stale = true;
-    let mut commands = io(app.board.refresh());
-    if app.screen == Screen::Stats {
-        commands.extend(app.ask_stats());
-    }
-    commands
-}
-
 fn key_pressed(app: &mut App, key: &KeyEvent) -> Vec<Command> {
-    match std::mem::replace(&mut app.dialog, Dialog::None) {
-        Dialog::None => {}
-        Dialog::Confirm { prompt, then } => {
-            return match key.code {
-                KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Enter => {
-                    vec![Command::Io(then)]
-                }
-                KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc | KeyCode::Char('q') => {
-                    Vec::new()
-                }
-                _ => {
-                    app.dialog = Dialog::Confirm { prompt, then };
-                    Vec::new()
-                }
-            };
-        }
-        Dialog::Snooze { id, name } => {
-            let choice = match key.code {
-                KeyCode::Char(c @ '1'..='3') => Some(usize::from(c as u8 - b'1')),
-                KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('n') => return Vec::new(),
-                _ => None,
-            };
-            return match choice {
-                Some(i) => {
-                    let until = app.now() + Duration::days(SNOOZE_CHOICES[i].1);
-                    vec![Command::Io(IoRequest::Snooze { id, name, until })]
-                }
-                None => {
-                    app.dialog = Dialog::Snooze { id, name };
-                    Vec::new()
-                }
-            };
-        }
-        Dialog::Help => {
-            // Any key closes help; the quit key also quits.
-            if app.keys.action(key) == Some(Action::Quit) {
-                app.quit = true;
-            }
-            return Vec::new();
-        }
-        Dialog::Note { id, name, text } => return note_key(app, key, id, name, text),
-        Dialog::Form(form) => return form_key(app, key, form),
-        Dialog::Filter { choices, cursor } => return filter_key(app, key, choices, cursor),
+    let dialog = std::mem::replace(&mut app.dialog, Dialog::None);
+    if dialog != Dialog::None {
+        return popups::key(app, key, dialog);
     }
     if app.screen == Screen::Search {
         return search_key(app, key);

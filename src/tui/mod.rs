@@ -16,9 +16,9 @@
 //! the change subscription.
 
 pub mod app;
-pub mod form;
 pub mod io;
 pub mod keys;
+pub mod popups;
 pub mod theme;
 pub mod view;
 pub mod widgets;

@@ -8,16 +8,14 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{
-    Bar, BarChart, BarGroup, Block, Borders, Clear, Paragraph, Sparkline, Wrap,
-};
+use ratatui::widgets::{Bar, BarChart, BarGroup, Block, Borders, Paragraph, Sparkline, Wrap};
 
 use super::app::{
-    ActivityLog, App, BoardState, CARD_HEIGHT, DONE_STAGES, DetailState, Dialog, FilterChoice,
-    SEARCH_LIMIT, SNOOZE_CHOICES, Screen, SearchState, StatsState, UserZone,
+    ActivityLog, App, BoardState, CARD_HEIGHT, DONE_STAGES, DetailState, Dialog, SEARCH_LIMIT,
+    Screen, SearchState, StatsState, UserZone,
 };
-use super::form::FormState;
 use super::keys::{Action, KeyMap};
+use super::popups;
 use super::theme::Theme;
 use super::widgets::toast::{self, Toasts};
 use super::widgets::{card, text_input};
@@ -115,7 +113,7 @@ pub fn render(frame: &mut Frame, ctx: &ViewContext) {
     }
     render_footer(frame, footer, ctx);
     toast::render(frame, body, ctx.toasts, ctx.theme);
-    render_dialog(frame, area, ctx);
+    popups::render(frame, area, ctx);
 }
 
 fn render_title(frame: &mut Frame, area: Rect, ctx: &ViewContext) {
@@ -576,178 +574,6 @@ fn render_activity(frame: &mut Frame, area: Rect, ctx: &ViewContext) {
             .collect()
     };
     frame.render_widget(Paragraph::new(lines).block(block), area);
-}
-
-fn centered(area: Rect, width: u16, height: u16) -> Rect {
-    let width = width.min(area.width);
-    let height = height.min(area.height);
-    Rect {
-        x: area.x + (area.width - width) / 2,
-        y: area.y + (area.height - height) / 2,
-        width,
-        height,
-    }
-}
-
-fn render_dialog(frame: &mut Frame, area: Rect, ctx: &ViewContext) {
-    let t = ctx.theme;
-    let (title, lines, width): (&str, Vec<Line>, u16) = match ctx.dialog {
-        Dialog::None => return,
-        Dialog::Confirm { prompt, .. } => (
-            " confirm ",
-            vec![
-                Line::from(prompt.clone()),
-                Line::default(),
-                Line::from(Span::styled(
-                    "y / enter: yes    n / esc: no",
-                    Style::default().fg(t.muted),
-                )),
-            ],
-            60,
-        ),
-        Dialog::Snooze { name, .. } => {
-            let mut lines = vec![Line::from(format!("Snooze {name} for:")), Line::default()];
-            for (i, (label, _)) in SNOOZE_CHOICES.iter().enumerate() {
-                lines.push(Line::from(vec![
-                    Span::styled(format!("  {} ", i + 1), Style::default().fg(t.accent)),
-                    Span::raw(*label),
-                ]));
-            }
-            lines.push(Line::default());
-            lines.push(Line::from(Span::styled(
-                "esc: cancel",
-                Style::default().fg(t.muted),
-            )));
-            (" snooze ", lines, 40)
-        }
-        Dialog::Note { name, text, .. } => (
-            " note ",
-            vec![
-                Line::from(format!("Note for {name}:")),
-                text_input::line("> ", text, Style::default(), t),
-                Line::default(),
-                Line::from(Span::styled(
-                    "enter: save    esc: cancel",
-                    Style::default().fg(t.muted),
-                )),
-            ],
-            64,
-        ),
-        Dialog::Form(form) => (form.title(), form_lines(form, ctx), 76),
-        Dialog::Filter { choices, cursor } => {
-            let mut lines = vec![Line::from("Show only:"), Line::default()];
-            for (i, choice) in choices.iter().enumerate() {
-                let label = match choice {
-                    FilterChoice::All => "all leads".to_string(),
-                    FilterChoice::Sequence(name) => format!("sequence  {name}"),
-                    FilterChoice::Source(name) => format!("source    {name}"),
-                };
-                let style = if i == *cursor {
-                    Style::default().fg(t.text).bg(t.selected)
-                } else {
-                    Style::default().fg(t.text)
-                };
-                lines.push(Line::from(Span::styled(format!(" {label} "), style)));
-            }
-            lines.push(Line::default());
-            lines.push(Line::from(Span::styled(
-                "↑↓ move · enter apply · esc cancel",
-                Style::default().fg(t.muted),
-            )));
-            (" filter ", lines, 48)
-        }
-        Dialog::Help => {
-            // Two columns, so every key fits in 80×24.
-            let entries: Vec<(String, &str)> = ctx
-                .keys
-                .by_action()
-                .into_iter()
-                .map(|(action, keys)| {
-                    let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
-                    (keys.join(" "), action.describe())
-                })
-                .collect();
-            let half = entries.len().div_ceil(2);
-            let cell = |e: Option<&(String, &str)>| -> Vec<Span<'static>> {
-                match e {
-                    Some((keys, what)) => vec![
-                        Span::styled(format!("{keys:<11} "), Style::default().fg(t.accent)),
-                        Span::raw(present::cell(what, 26)),
-                    ],
-                    None => Vec::new(),
-                }
-            };
-            let mut lines: Vec<Line> = (0..half)
-                .map(|i| {
-                    let mut spans = cell(entries.get(i));
-                    spans.push(Span::raw(" "));
-                    spans.extend(cell(entries.get(i + half)));
-                    Line::from(spans)
-                })
-                .collect();
-            lines.push(Line::from(Span::styled(
-                "dialogs: y/enter yes · n/esc no · 1-3 pick · any key closes help",
-                Style::default().fg(t.muted),
-            )));
-            (" keys ", lines, 80)
-        }
-    };
-    let height = lines.len() as u16 + 2;
-    let rect = centered(area, width, height);
-    frame.render_widget(Clear, rect);
-    frame.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .block(
-                Block::default()
-                    .borders(Borders::ALL)
-                    .title(title)
-                    .border_style(Style::default().fg(t.accent)),
-            )
-            .style(Style::default().fg(t.text).bg(t.card)),
-        rect,
-    );
-}
-
-/// The form's lines: one per field, the error beside it.
-fn form_lines(form: &FormState, ctx: &ViewContext) -> Vec<Line<'static>> {
-    let t = ctx.theme;
-    let mut lines = Vec::new();
-    for (i, field) in form.fields.iter().enumerate() {
-        let focused = i == form.focus;
-        let label = Style::default().fg(if focused { t.accent } else { t.muted });
-        let value = if focused {
-            Style::default().fg(t.text).bg(t.selected)
-        } else {
-            Style::default().fg(t.text)
-        };
-        let shown = present::cell(&field.value, 24);
-        let mut spans = vec![
-            Span::styled(format!("{:>9} ", field.name), label),
-            Span::styled(shown, value),
-        ];
-        if let Some(error) = &field.error {
-            spans.push(Span::styled(
-                format!(" ✗ {}", present::truncate(error, 36)),
-                Style::default().fg(t.error),
-            ));
-        }
-        lines.push(Line::from(spans));
-    }
-    lines.push(Line::default());
-    if let Some(error) = &form.error {
-        lines.push(Line::from(Span::styled(
-            format!("✗ {error}"),
-            Style::default().fg(t.error),
-        )));
-    }
-    let hint = if form.busy {
-        "saving…"
-    } else {
-        "tab / shift-tab: field · enter: save · esc: cancel"
-    };
-    lines.push(Line::from(Span::styled(hint, Style::default().fg(t.muted))));
-    lines
 }
 
 fn render_opening(frame: &mut Frame, area: Rect, ctx: &ViewContext) {

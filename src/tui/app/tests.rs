@@ -3,6 +3,8 @@
 use super::*;
 use crate::catalog::BUILTIN_DEFAULT;
 use crate::clock::ManualClock;
+use chrono::Duration;
+
 use crate::domain::event::EventKind;
 use crate::domain::lead::LeadInput;
 use crate::engine::LeadEdit;
