@@ -1,385 +1,48 @@
-//! The TUI's state and its pure update logic.
+//! The TUI's router and its pure update logic.
 //!
-//! State is a handful of small structs (board, detail, toasts, activity,
-//! dialog, undo, theme), not one god object. [`update`] turns a message (a
-//! key, a loaded page, an engine change) into state changes plus
-//! [`Command`]s for the shell to run: engine requests go to a background
-//! thread, so no key press ever waits on the disk or the socket.
+//! [`App`] holds each screen's state (from [`super::screens`]), the open
+//! popup (from [`super::popups`]), toasts, undo and theme, and which screen
+//! is in front (the detail remembers the screen it was opened from).
+//! [`update`] routes a message (a key, an engine answer, a change) to the
+//! part it concerns and returns [`Command`]s for the shell to run: engine
+//! requests go to a background thread, so no key press ever waits on the
+//! disk or the socket.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration as StdDuration, Instant};
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::KeyEvent;
 
-use super::io::{BoardQuery, IoRequest, IoResult};
+use super::io::{IoRequest, IoResult};
 use super::keys::{Action, KeyMap};
+use super::popups;
 pub use super::popups::Dialog;
 use super::popups::filter::FilterChoice;
 use super::popups::form::{FormState, field_of_error};
-use super::popups::{self};
+use super::screens::Outcome;
+pub use super::screens::Screen;
+use super::screens::activity::{ActivityLine, ActivityLog};
+use super::screens::board::BoardState;
+use super::screens::detail::DetailState;
+use super::screens::search::SearchState;
+use super::screens::stats::StatsState;
 use super::theme::{Theme, Themes};
-use super::widgets::text_input::{self, Edit};
 use super::widgets::toast::{ToastKind, Toasts};
 use crate::clock::Clock;
 use crate::domain::event::AlertKind;
-use crate::domain::lead::{Lead, LeadId, Stage};
+use crate::domain::lead::{Lead, LeadId};
 use crate::domain::mark::Mark;
-use crate::domain::sequence::{Channel, Sequence};
-use crate::domain::stats::Stats;
+use crate::domain::sequence::Sequence;
 use crate::domain::status::Status;
-use crate::engine::{BoardCard, Change, LeadView};
+use crate::engine::Change;
 
-/// Columns narrower than this do not fit a card.
-pub const MIN_COLUMN_WIDTH: u16 = 20;
-/// Lines per card, including the gap under it.
-pub const CARD_HEIGHT: u16 = 4;
 /// How long `u` can take back a mark.
 pub const UNDO_WINDOW: StdDuration = StdDuration::from_secs(10);
 /// How often the loop wakes with nothing to do: often enough to move
 /// "in 3h" along, rare enough to cost nothing while idle.
 pub const IDLE_TICK: StdDuration = StdDuration::from_secs(30);
-/// Activity lines kept in memory.
-const ACTIVITY_KEEP: usize = 500;
-/// Search stops after this many matches (the engine's scan is bounded by it).
-pub const SEARCH_LIMIT: usize = 200;
-/// Stats are re-read at most this often while changes stream in: each read
-/// walks every lead, so a busy worker must not keep the I/O thread on it.
-pub const STATS_REFRESH: StdDuration = StdDuration::from_secs(5);
-
-/// Which screen fills the terminal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Screen {
-    /// The kanban.
-    #[default]
-    Board,
-    /// What the worker is doing, live.
-    Activity,
-    /// The funnel, rates, speed to lead and today's sends.
-    Stats,
-    /// Leads found by name, email or company.
-    Search,
-    /// One lead in full.
-    Detail,
-}
-
-/// One board column: which stages it shows, its count, the cursor and the
-/// page of cards read around what is visible.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Column {
-    /// Stages merged into this column (Done has three).
-    pub stages: Vec<Stage>,
-    /// Header text, e.g. "2 · SMS".
-    pub title: String,
-    /// Leads in the column.
-    pub count: usize,
-    /// Selected card, as an index into the whole column.
-    pub cursor: usize,
-    /// First visible card, as an index into the whole column.
-    pub scroll: usize,
-    /// Column index of `cards[0]`.
-    pub page_offset: usize,
-    /// The cards read so far (around the visible ones).
-    pub cards: Vec<BoardCard>,
-    /// Whether this is the foldable Done column.
-    pub done: bool,
-}
-
-impl Column {
-    fn new(title: impl Into<String>, stages: Vec<Stage>) -> Column {
-        Column {
-            stages,
-            title: title.into(),
-            count: 0,
-            cursor: 0,
-            scroll: 0,
-            page_offset: 0,
-            cards: Vec::new(),
-            done: false,
-        }
-    }
-
-    /// The card at a column index, if it is loaded.
-    pub fn card(&self, index: usize) -> Option<&BoardCard> {
-        index
-            .checked_sub(self.page_offset)
-            .and_then(|i| self.cards.get(i))
-    }
-
-    /// Whether every card in `scroll..scroll+rows` is loaded.
-    fn covers(&self, rows: usize) -> bool {
-        let want_end = (self.scroll + rows).min(self.count);
-        self.scroll >= self.page_offset
-            && want_end <= self.page_offset + self.cards.len()
-            && !(self.count > 0 && self.cards.is_empty())
-    }
-
-    fn clamp(&mut self, rows: usize) {
-        self.cursor = self.cursor.min(self.count.saturating_sub(1));
-        if self.cursor < self.scroll {
-            self.scroll = self.cursor;
-        }
-        if rows > 0 && self.cursor >= self.scroll + rows {
-            self.scroll = self.cursor + 1 - rows;
-        }
-        self.scroll = self.scroll.min(self.count.saturating_sub(rows.max(1)));
-    }
-}
-
-/// The kanban: columns, focus, and how much of it fits on screen.
-#[derive(Debug, Clone, PartialEq)]
-pub struct BoardState {
-    /// The sequence whose steps make the step columns.
-    pub sequence: String,
-    /// Whether to filter by sequence (only when several exist).
-    pub filter: bool,
-    /// Only leads from this source (the `f` picker).
-    pub source: Option<String>,
-    /// Columns in board order.
-    pub columns: Vec<Column>,
-    /// The focused column.
-    pub focus: usize,
-    /// The leftmost visible column.
-    pub first_visible: usize,
-    /// Whether Done shows only its counts.
-    pub done_collapsed: bool,
-    /// Columns that fit across.
-    pub visible_columns: usize,
-    /// Cards that fit down a column.
-    pub rows: usize,
-    /// Leads per stage, for the Done breakdown.
-    pub stage_counts: Vec<(Stage, usize)>,
-}
-
-/// A short title for a channel.
-fn channel_title(channel: Channel) -> &'static str {
-    match channel {
-        Channel::Email => "Email",
-        Channel::Sms => "SMS",
-        Channel::Call => "Call",
-        Channel::Task => "Task",
-    }
-}
-
-/// The stages the Done column merges.
-pub const DONE_STAGES: [Stage; 3] = [
-    Stage::Status(Status::Completed),
-    Stage::Status(Status::OptedOut),
-    Stage::Status(Status::Bounced),
-];
-
-impl BoardState {
-    /// Columns for `sequence`: New, one per step, Hot, the human stages, Done.
-    pub fn new(sequence: &Sequence, filter: bool) -> BoardState {
-        let mut columns = vec![Column::new("New", vec![Stage::New])];
-        for (i, step) in sequence.steps.iter().enumerate() {
-            columns.push(Column::new(
-                format!("{} · {}", i + 1, channel_title(step.channel)),
-                vec![Stage::Step(i as u32 + 1)],
-            ));
-        }
-        columns.push(Column::new("Hot", vec![Stage::Hot]));
-        for (title, status) in [
-            ("Replied", Status::Replied),
-            ("Booked", Status::Booked),
-            ("Handed off", Status::HandedOff),
-            ("Paused", Status::Paused),
-        ] {
-            columns.push(Column::new(title, vec![Stage::Status(status)]));
-        }
-        let mut done = Column::new("Done", DONE_STAGES.to_vec());
-        done.done = true;
-        columns.push(done);
-        BoardState {
-            sequence: sequence.name.clone(),
-            filter,
-            source: None,
-            columns,
-            focus: 0,
-            first_visible: 0,
-            done_collapsed: true,
-            visible_columns: 4,
-            rows: 5,
-            stage_counts: Vec::new(),
-        }
-    }
-
-    /// Fits the board to a terminal of `width` × `height`.
-    pub fn resize(&mut self, width: u16, height: u16) {
-        self.visible_columns = usize::from((width / MIN_COLUMN_WIDTH).max(1));
-        // Title and footer lines, then two header lines per column.
-        self.rows = usize::from(height.saturating_sub(4) / CARD_HEIGHT).max(1);
-        self.follow_focus();
-        let rows = self.rows;
-        for column in &mut self.columns {
-            column.clamp(rows);
-        }
-    }
-
-    fn follow_focus(&mut self) {
-        if self.focus < self.first_visible {
-            self.first_visible = self.focus;
-        }
-        if self.focus >= self.first_visible + self.visible_columns {
-            self.first_visible = self.focus + 1 - self.visible_columns;
-        }
-        let max_first = self.columns.len().saturating_sub(self.visible_columns);
-        self.first_visible = self.first_visible.min(max_first);
-    }
-
-    /// Indexes of the columns on screen.
-    pub fn visible(&self) -> std::ops::Range<usize> {
-        let end = (self.first_visible + self.visible_columns).min(self.columns.len());
-        self.first_visible..end
-    }
-
-    /// Whether a column shows cards (a folded Done shows only counts).
-    pub fn shows_cards(&self, index: usize) -> bool {
-        self.columns
-            .get(index)
-            .is_some_and(|c| !(c.done && self.done_collapsed))
-    }
-
-    /// The selected card, if it is loaded.
-    pub fn selected(&self) -> Option<&BoardCard> {
-        if !self.shows_cards(self.focus) {
-            return None;
-        }
-        let column = self.columns.get(self.focus)?;
-        column.card(column.cursor)
-    }
-
-    /// Which leads the board shows.
-    pub fn query(&self) -> BoardQuery {
-        BoardQuery {
-            sequence: self.filter.then(|| self.sequence.clone()),
-            source: self.source.clone(),
-        }
-    }
-
-    /// Requests for every visible column whose visible cards are not loaded.
-    fn missing_pages(&self, force: bool) -> Vec<IoRequest> {
-        let mut out = Vec::new();
-        for i in self.visible() {
-            let column = &self.columns[i];
-            if !self.shows_cards(i) || (!force && column.covers(self.rows)) {
-                continue;
-            }
-            out.push(self.page_request(column));
-        }
-        out
-    }
-
-    fn page_request(&self, column: &Column) -> IoRequest {
-        // A screenful above and below, so short moves need no read.
-        let offset = column.scroll.saturating_sub(self.rows);
-        IoRequest::Page {
-            stages: column.stages.clone(),
-            filter: self.query(),
-            offset,
-            limit: self.rows * 3,
-        }
-    }
-
-    /// Everything the screen shows, re-read (after a change).
-    pub(crate) fn refresh(&self) -> Vec<IoRequest> {
-        let mut out = vec![IoRequest::Counts {
-            filter: self.query(),
-        }];
-        out.extend(self.missing_pages(true));
-        out
-    }
-
-    fn apply_counts(&mut self, counts: Vec<(Stage, usize)>) {
-        for column in &mut self.columns {
-            column.count = counts
-                .iter()
-                .filter(|(s, _)| column.stages.contains(s))
-                .map(|(_, n)| n)
-                .sum();
-        }
-        self.stage_counts = counts;
-        let rows = self.rows;
-        for column in &mut self.columns {
-            column.clamp(rows);
-        }
-    }
-
-    fn apply_page(&mut self, stages: &[Stage], offset: usize, cards: Vec<BoardCard>) {
-        if let Some(column) = self.columns.iter_mut().find(|c| c.stages == stages) {
-            column.page_offset = offset;
-            column.cards = cards;
-        }
-    }
-}
-
-/// The lead detail screen.
-#[derive(Debug, Clone, Default)]
-pub struct DetailState {
-    /// The lead shown.
-    pub id: Option<LeadId>,
-    /// What was read; `None` while loading.
-    pub view: Option<Box<LeadView>>,
-    /// Lines scrolled down.
-    pub scroll: u16,
-    /// Where Esc goes back to.
-    pub back: Screen,
-}
-
-/// The Stats screen: the last numbers and whether they are being re-read.
-#[derive(Debug, Clone, Default)]
-pub struct StatsState {
-    /// The last numbers read.
-    pub stats: Option<Box<Stats>>,
-    /// A read is on its way.
-    pub loading: bool,
-    /// Something changed since the last read.
-    pub stale: bool,
-    /// When the last read was asked for.
-    pub asked: Option<Instant>,
-}
-
-/// The search screen: what is typed and what it found.
-#[derive(Debug, Clone, Default)]
-pub struct SearchState {
-    /// The text typed.
-    pub query: String,
-    /// Matches for `found_for`, newest first.
-    pub results: Vec<Lead>,
-    /// The query the results answer.
-    pub found_for: String,
-    /// The selected result.
-    pub cursor: usize,
-}
-
-impl SearchState {
-    /// The selected lead.
-    pub fn selected(&self) -> Option<&Lead> {
-        self.results.get(self.cursor)
-    }
-}
-
-/// One line of the activity stream.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ActivityLine {
-    /// Engine time.
-    pub at: DateTime<Utc>,
-    /// The lead.
-    pub lead: LeadId,
-    /// Its name and company.
-    pub who: String,
-    /// What happened.
-    pub text: String,
-}
-
-/// The worker's recent activity, newest last.
-#[derive(Debug, Clone, Default)]
-pub struct ActivityLog {
-    /// The lines.
-    pub lines: VecDeque<ActivityLine>,
-}
 
 /// The last mark, so `u` can take it back.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -614,37 +277,34 @@ impl App {
 
     /// Asks for the Stats screen's numbers now, unless a read is on its way.
     pub(crate) fn ask_stats(&mut self) -> Vec<Command> {
-        if self.stats.loading {
-            self.stats.stale = true;
-            return Vec::new();
-        }
-        self.stats.loading = true;
-        self.stats.stale = false;
-        self.stats.asked = Some(Instant::now());
-        vec![Command::Io(IoRequest::Stats {
-            filter: self.board.query(),
-        })]
+        io(self.stats.ask(self.board.query()))
     }
 
-    /// Re-reads stats after a change, at most every [`STATS_REFRESH`].
+    /// Re-reads stats after a change, at most every
+    /// [`super::screens::stats::STATS_REFRESH`], and only while they are on screen.
     fn stats_changed(&mut self) -> Vec<Command> {
-        if self.screen != Screen::Stats {
-            self.stats.stale = true;
-            return Vec::new();
+        let shown = self.screen == Screen::Stats;
+        io(self.stats.changed(shown, self.board.query()))
+    }
+
+    /// Does what a screen's key asked for.
+    fn follow(&mut self, outcome: Outcome, from: Screen) -> Vec<Command> {
+        match outcome {
+            Outcome::Read(requests) => io(requests),
+            Outcome::Open(id) => open_detail(self, id, from),
+            Outcome::Board => {
+                self.screen = Screen::Board;
+                Vec::new()
+            }
+            Outcome::Quit => {
+                self.quit = true;
+                Vec::new()
+            }
         }
-        let recent = self
-            .stats
-            .asked
-            .is_some_and(|at| at.elapsed() < STATS_REFRESH);
-        if recent || self.stats.loading {
-            self.stats.stale = true;
-            return Vec::new();
-        }
-        self.ask_stats()
     }
 }
 
-fn io(requests: Vec<IoRequest>) -> Vec<Command> {
+pub(crate) fn io(requests: Vec<IoRequest>) -> Vec<Command> {
     requests.into_iter().map(Command::Io).collect()
 }
 
@@ -666,10 +326,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
             }
             // A result on show changed (status, name): ask again, so the list
             // never shows a stale lead.
-            if app.screen == Screen::Search
-                && !app.search.found_for.is_empty()
-                && app.search.results.iter().any(|l| l.id == id)
-            {
+            if app.screen == Screen::Search && app.search.shows(id) {
                 out.push(IoRequest::Search {
                     query: app.search.found_for.clone(),
                 });
@@ -680,15 +337,12 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
         }
         Msg::Changed(Change::Activity { lead, who, text }) => {
             let at = app.now();
-            app.activity.lines.push_back(ActivityLine {
+            app.activity.push(ActivityLine {
                 at,
                 lead,
                 who,
                 text,
             });
-            while app.activity.lines.len() > ACTIVITY_KEEP {
-                app.activity.lines.pop_front();
-            }
             Vec::new()
         }
         Msg::Resync => io(app.board.refresh()),
@@ -716,67 +370,14 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
     }
 }
 
-/// Keys on the search screen: typing edits the query (each change asks
-/// for matches; newer asks supersede older ones still queued), arrows move
-/// through the results, Enter opens one, Esc clears and then leaves.
-fn search_key(app: &mut App, key: &KeyEvent) -> Vec<Command> {
-    let search = &mut app.search;
-    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-    match key.code {
-        KeyCode::Char('c') if ctrl => {
-            app.quit = true;
-            return Vec::new();
-        }
-        KeyCode::Esc if search.query.is_empty() => {
-            app.screen = Screen::Board;
-            return Vec::new();
-        }
-        KeyCode::Esc => {
-            *search = SearchState::default();
-            return Vec::new();
-        }
-        KeyCode::Tab => {
-            app.screen = Screen::Board;
-            return Vec::new();
-        }
-        KeyCode::Up => {
-            search.cursor = search.cursor.saturating_sub(1);
-            return Vec::new();
-        }
-        KeyCode::Down => {
-            search.cursor = (search.cursor + 1).min(search.results.len().saturating_sub(1));
-            return Vec::new();
-        }
-        KeyCode::Enter => {
-            let Some(id) = search.selected().map(|l| l.id) else {
-                return Vec::new();
-            };
-            return open_detail(app, id, Screen::Search);
-        }
-        _ => {
-            if text_input::edit(&mut search.query, key) == Edit::Ignored {
-                return Vec::new();
-            }
-        }
-    }
-    if search.query.trim().is_empty() {
-        search.results.clear();
-        search.found_for.clear();
-        search.cursor = 0;
-        return Vec::new();
-    }
-    vec![Command::Io(IoRequest::Search {
-        query: search.query.clone(),
-    })]
-}
-
 fn key_pressed(app: &mut App, key: &KeyEvent) -> Vec<Command> {
     let dialog = std::mem::replace(&mut app.dialog, Dialog::None);
     if dialog != Dialog::None {
         return popups::key(app, key, dialog);
     }
     if app.screen == Screen::Search {
-        return search_key(app, key);
+        let outcome = app.search.key(key);
+        return app.follow(outcome, Screen::Search);
     }
     match app.keys.action(key) {
         Some(action) => act(app, action),
@@ -865,53 +466,19 @@ pub fn act(app: &mut App, action: Action) -> Vec<Command> {
     }
 }
 
+/// Movement keys go to the screen in front.
 fn navigate(app: &mut App, action: Action) -> Vec<Command> {
-    if app.screen == Screen::Detail {
-        match action {
-            Action::Up => app.detail.scroll = app.detail.scroll.saturating_sub(1),
-            Action::Down => app.detail.scroll = app.detail.scroll.saturating_add(1),
-            Action::PageUp => app.detail.scroll = app.detail.scroll.saturating_sub(10),
-            Action::PageDown => app.detail.scroll = app.detail.scroll.saturating_add(10),
-            Action::First => app.detail.scroll = 0,
-            _ => {}
+    match app.screen {
+        Screen::Detail => {
+            app.detail.navigate(action);
+            Vec::new()
         }
-        return Vec::new();
-    }
-    if app.screen != Screen::Board {
-        return Vec::new();
-    }
-    let board = &mut app.board;
-    let rows = board.rows;
-    let columns = board.columns.len();
-    match action {
-        Action::Left => board.focus = board.focus.saturating_sub(1),
-        Action::Right => board.focus = (board.focus + 1).min(columns.saturating_sub(1)),
-        Action::ToggleDone => board.done_collapsed = !board.done_collapsed,
-        Action::Open => {
-            let Some(card) = board.selected() else {
-                return Vec::new();
-            };
-            let id = card.lead.id;
-            return open_detail(app, id, Screen::Board);
+        Screen::Board => {
+            let outcome = app.board.navigate(action);
+            app.follow(outcome, Screen::Board)
         }
-        _ => {
-            if let Some(column) = board.columns.get_mut(board.focus) {
-                let last = column.count.saturating_sub(1);
-                column.cursor = match action {
-                    Action::Up => column.cursor.saturating_sub(1),
-                    Action::Down => (column.cursor + 1).min(last),
-                    Action::First => 0,
-                    Action::Last => last,
-                    Action::PageUp => column.cursor.saturating_sub(rows),
-                    Action::PageDown => (column.cursor + rows).min(last),
-                    _ => column.cursor,
-                };
-                column.clamp(rows);
-            }
-        }
+        Screen::Activity | Screen::Stats | Screen::Search => Vec::new(),
     }
-    board.follow_focus();
-    io(board.missing_pages(false))
 }
 
 fn lead_action(app: &mut App, action: Action) -> Vec<Command> {
@@ -1083,19 +650,11 @@ fn loaded(app: &mut App, result: IoResult) -> Vec<Command> {
             Vec::new()
         }
         IoResult::Stats(stats) => {
-            app.stats.stats = Some(stats);
-            app.stats.loading = false;
+            app.stats.loaded(stats);
             Vec::new()
         }
         IoResult::Found { query, leads } => {
-            if query == app.search.query {
-                app.search.results = leads;
-                app.search.found_for = query;
-                app.search.cursor = app
-                    .search
-                    .cursor
-                    .min(app.search.results.len().saturating_sub(1));
-            }
+            app.search.found(query, leads);
             Vec::new()
         }
         IoResult::Sources(sources) => {

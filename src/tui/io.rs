@@ -9,8 +9,9 @@ use std::sync::mpsc::{Receiver, Sender};
 
 use chrono::{DateTime, Utc};
 
-use super::app::{Msg, SEARCH_LIMIT};
+use super::app::Msg;
 use super::popups::filter::SOURCES_LIMIT;
+use super::screens::search::SEARCH_LIMIT;
 use crate::domain::event::EventKind;
 use crate::domain::lead::{Lead, LeadId, LeadInput, Stage};
 use crate::domain::mark::Mark;

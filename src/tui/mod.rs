@@ -2,12 +2,20 @@
 //!
 //! # Layout
 //!
+//! * [`app`] — the [`app::App`], the pure [`app::update`] function (message
+//!   in, state changed, [`app::Command`]s out), and which screen and popup
+//!   are in front; it routes keys and engine answers to them.
+//! * [`screens`] — one file per screen (board, detail, activity, stats,
+//!   search): its state, its keys and its drawing.
+//! * [`popups`] — one file per dialog (confirm, snooze, filter, note, the
+//!   add/edit form, help).
+//! * [`widgets`] — pieces several of them draw: the card, toasts, a text input.
+//! * [`io`] — the requests to the engine and the background thread that
+//!   runs them: the only code that holds the `EngineHandle`.
+//! * [`view`] — the frame: title, footer, the screen in front, toasts and
+//!   the open popup, from one [`view::ViewContext`].
 //! * [`keys`] — the [`Action`] enum and the remappable key map.
 //! * [`theme`] — colour roles from `themes/*.toml`, parents, 16-colour fallbacks.
-//! * [`app`] — small state structs and the pure [`app::update`] function:
-//!   message in, state changed, [`app::Command`]s out.
-//! * [`io`] — the background thread that owns the `EngineHandle`.
-//! * [`view`] — rendering from one [`view::ViewContext`].
 //!
 //! The shell here wires them together: [`run_loop`] is generic over
 //! ratatui's `Backend`, so tests and benchmarks drive the real loop on a
@@ -19,6 +27,7 @@ pub mod app;
 pub mod io;
 pub mod keys;
 pub mod popups;
+pub mod screens;
 pub mod theme;
 pub mod view;
 pub mod widgets;

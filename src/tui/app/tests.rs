@@ -4,11 +4,17 @@ use super::*;
 use crate::catalog::BUILTIN_DEFAULT;
 use crate::clock::ManualClock;
 use chrono::Duration;
+use crossterm::event::{KeyCode, KeyModifiers};
 
 use crate::domain::event::EventKind;
 use crate::domain::lead::LeadInput;
-use crate::engine::LeadEdit;
+use crate::domain::lead::Stage;
+use crate::domain::sequence::Channel;
+use crate::engine::{BoardCard, LeadEdit};
+use crate::tui::io::BoardQuery;
+use crate::tui::screens::stats::STATS_REFRESH;
 use crate::tui::theme::{ColorDepth, Themes};
+use crate::tui::widgets::toast::ToastKind;
 
 fn start() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-03-03T15:00:00Z")

@@ -5,8 +5,8 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
 use super::Dialog;
-use crate::tui::app::BoardState;
 use crate::tui::app::{App, Command, Screen};
+use crate::tui::screens::board::BoardState;
 use crate::tui::theme::Theme;
 
 /// Sources listed in the filter picker.
