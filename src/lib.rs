@@ -23,7 +23,8 @@
 //! * [`demo`] — `nudge demo`: sample leads on a throwaway database, a fast clock.
 //! * [`tui`] — the terminal kanban (ratatui); talks to the engine only
 //!   through the `EngineHandle`.
-//! * [`cli`] — clap commands and their output; `main.rs` only calls [`cli::main`].
+//! * [`cli`] — clap commands and their output, one file per command group;
+//!   `main.rs` only calls [`cli::main`].
 
 pub mod alerts;
 pub mod catalog;
