@@ -22,7 +22,7 @@
 //! | `imap_state` | mailbox name | UIDVALIDITY u32 ++ last handled UID u32 (each message handled once) |
 //! | `meta` | `app`, `schema` | marker, schema version |
 //!
-//! One file per concern: [`codec`] (record encoding), `keys` (tree keys),
+//! One file per concern: `codec` (record encoding), `keys` (tree keys),
 //! `leads` (lead records, events and their indexes), `query` (lists, board
 //! columns, search), `outbox` (touches, the due index, daily counters),
 //! `suppress` (the suppression list) and `migrate` (schema upgrades). This
