@@ -6,6 +6,7 @@ use ratatui::text::{Line, Span};
 
 use super::Dialog;
 use crate::domain::lead::LeadId;
+use crate::present;
 use crate::tui::app::{App, Command};
 use crate::tui::io::IoRequest;
 use crate::tui::theme::Theme;
@@ -44,8 +45,8 @@ pub fn key(
 /// The prompt and what is typed so far.
 pub fn lines(name: &str, text: &str, t: &Theme) -> Vec<Line<'static>> {
     vec![
-        Line::from(format!("Note for {name}:")),
-        text_input::line("> ", text, Style::default(), t),
+        Line::from(format!("Note for {}:", present::safe(name))),
+        text_input::line("> ", &present::safe(text), Style::default(), t),
         Line::default(),
         Line::from(Span::styled(
             "enter: save    esc: cancel",
