@@ -46,7 +46,7 @@ pub fn key(
 pub fn lines(name: &str, text: &str, t: &Theme) -> Vec<Line<'static>> {
     vec![
         Line::from(format!("Note for {}:", present::safe(name))),
-        text_input::line("> ", &present::safe(text), Style::default(), t),
+        text_input::line("> ", text, Style::default(), t),
         Line::default(),
         Line::from(Span::styled(
             "enter: save    esc: cancel",
