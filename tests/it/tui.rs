@@ -548,10 +548,12 @@ const HOSTILE_COMPANY: &str = "Co\u{1b}[2J\u{9b}2J";
 
 /// `current` rewritten with hostile text and a hostile note, written past
 /// input validation (as data stored before it, or by another way in, is).
+/// Nothing is scheduled, so no worker sends to it while the screen is read.
 fn hostile(current: &nudge::domain::lead::Lead) -> nudge::domain::mark::LeadUpdate {
     let mut lead = current.clone();
     lead.name = HOSTILE_NAME.into();
     lead.company = Some(HOSTILE_COMPANY.into());
+    lead.next = None;
     nudge::domain::mark::LeadUpdate::of(
         lead,
         vec![nudge::domain::event::EventKind::Note {
