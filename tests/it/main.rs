@@ -4,6 +4,7 @@ mod alerts;
 mod cli;
 mod cli_edit;
 mod cli_errors;
+mod cli_hostile;
 mod cli_import;
 mod cli_mark;
 mod cli_seq;
