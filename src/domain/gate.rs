@@ -51,7 +51,7 @@ pub const MAX_FIELDS: usize = 50;
 pub enum GateError {
     /// A control character in a field that must be one line of text.
     #[error(
-        "{field} contains a control character ({}) at character {at}; it must be one line of plain text",
+        "{field} contains a control character ({}) at character {at}; {rule}",
         escaped(*.found)
     )]
     Control {
@@ -61,6 +61,8 @@ pub enum GateError {
         found: char,
         /// Its 1-based position, in characters.
         at: usize,
+        /// What the field accepts.
+        rule: &'static str,
     },
     /// A Unicode bidirectional control, which reorders what is shown.
     #[error(
@@ -134,6 +136,10 @@ fn check_text(
                 field: field(),
                 found: c,
                 at,
+                rule: match shape {
+                    Shape::Line => "it must be one line of plain text",
+                    Shape::Text => "of control characters only line breaks and tabs are accepted",
+                },
             });
         }
         if matches!(shape, Shape::Line) && is_bidi_control(c) {

@@ -11,6 +11,7 @@ mod common;
 #[path = "support/dovecot.rs"]
 mod dovecot;
 mod hooks;
+mod hostile;
 mod imap;
 mod inbound;
 mod serve;
