@@ -10,6 +10,7 @@ mod cli_seq;
 mod common;
 #[path = "support/dovecot.rs"]
 mod dovecot;
+mod fuzz;
 mod hooks;
 mod hostile;
 mod imap;
