@@ -2,6 +2,7 @@
 //! rendering, marks and copy lint. Nothing here does I/O or reads the clock.
 
 pub mod event;
+pub mod gate;
 pub mod lead;
 pub mod links;
 pub mod lint;

@@ -11,7 +11,9 @@ mod cli_seq;
 mod common;
 #[path = "support/dovecot.rs"]
 mod dovecot;
+mod fuzz;
 mod hooks;
+mod hostile;
 mod imap;
 mod inbound;
 mod serve;
