@@ -61,9 +61,7 @@ pub fn is_bounce(message: &Message<'_>, facts: &Facts) -> bool {
     let daemon = facts.from_raw.is_empty()
         || facts.from_raw.contains("<>")
         || RULES.bounce.daemon_senders.iter().any(|d| d == local)
-        || facts.from_raw.contains("mailer-daemon")
-        || facts.from_raw.contains("mailer daemon")
-        || facts.from_raw.contains("mail delivery");
+        || find(&RULES.bounce.daemon_names, &facts.from_raw).is_some();
     let subject = find(&RULES.bounce.subjects, &facts.subject).is_some();
     let returned = message.parts.iter().any(|p| {
         is_type(p, "message", &["rfc822", "global"]) || is_type(p, "text", &["rfc822-headers"])
@@ -158,13 +156,7 @@ pub fn read(message: &Message<'_>, facts: &Facts) -> Option<Bounce> {
         let kind = match block.action.as_str() {
             "delivered" | "relayed" | "expanded" => continue,
             "delayed" => BounceKind::Soft,
-            _ => {
-                judge(
-                    block.status.as_deref(),
-                    &format!("{} {text}", block.diagnostic),
-                )
-                .0
-            }
+            _ => judge(block.status.as_deref(), &block.diagnostic, &text).0,
         };
         failed.push((kind, block));
     }
@@ -201,7 +193,7 @@ pub fn read(message: &Message<'_>, facts: &Facts) -> Option<Bounce> {
     }
     // No report blocks: a plain-text notice.
     let status = STATUS.captures(&text).map(|c| c[1].to_string());
-    let (kind, _) = judge(status.as_deref(), &text);
+    let (kind, _) = judge(status.as_deref(), "", &text);
     let mut recipients = failed_header;
     if recipients.is_empty() {
         recipients = ADDRESS
@@ -238,23 +230,46 @@ fn dedup(mut list: Vec<String>) -> Vec<String> {
 /// status class listed by prefix (5.7.…) unless it is generic, then the
 /// phrase lists, then the class (4 soft, 5 hard). A 4xx reply never makes
 /// a hard bounce.
-pub fn judge(status: Option<&str>, text: &str) -> (BounceKind, &'static str) {
+pub fn judge(status: Option<&str>, diagnostic: &str, text: &str) -> (BounceKind, &'static str) {
     // Folded lines ("timed\nout") read as one.
-    let lower = text
+    let lower = format!("{diagnostic} {text}")
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")
         .to_lowercase();
-    let status = status.or_else(|| {
+    // The remote server's own code (in the diagnostic) over the one the
+    // reporting MTA put in the Status field; the notice's text last.
+    let code = |t: &str| {
         STATUS
-            .captures(&lower)
+            .captures(t)
             .and_then(|c| c.get(1))
-            .map(|m| m.as_str())
+            .map(|m| m.as_str().to_string())
+    };
+    let status = code(diagnostic)
+        .or(status.map(str::to_string))
+        .or_else(|| code(text));
+    let status = status.as_deref();
+    let class = status.and_then(|s| s.chars().next()).or_else(|| {
+        let codes: Vec<char> = SMTP_CODE
+            .captures_iter(&lower)
+            .filter_map(|c| c[1].chars().next())
+            .collect();
+        codes
+            .iter()
+            .copied()
+            .find(|c| *c == '5')
+            .or(codes.first().copied())
     });
-    let class = status
-        .and_then(|s| s.chars().next())
-        .or_else(|| SMTP_CODE.captures(&lower).and_then(|c| c[1].chars().next()));
     let temporary = class == Some('4');
+    let soften = |kind| match kind {
+        BounceKind::Hard if temporary => BounceKind::Soft,
+        other => other,
+    };
+    for rule in &RULES.bounce.overrides {
+        if find_word(&rule.phrases, &lower).is_some() {
+            return (rule.verdict, "override");
+        }
+    }
     if let Some(status) = status {
         for rule in &RULES.bounce.status {
             if rule.codes.iter().any(|c| !c.ends_with('.') && c == status) {
@@ -275,11 +290,7 @@ pub fn judge(status: Option<&str>, text: &str) -> (BounceKind, &'static str) {
     }
     for rule in &RULES.bounce.phrases {
         if find_word(&rule.phrases, &lower).is_some() {
-            let kind = match rule.verdict {
-                BounceKind::Hard if temporary => BounceKind::Soft,
-                other => other,
-            };
-            return (kind, "phrase");
+            return (soften(rule.verdict), "phrase");
         }
     }
     if temporary {
@@ -289,12 +300,16 @@ pub fn judge(status: Option<&str>, text: &str) -> (BounceKind, &'static str) {
     }
 }
 
-/// Statuses that say little: `x.0.y`, `x.y.0` (other), `x.5.y` (protocol).
+/// Statuses that say little: `x.0.y`, `x.y.0` (other) and `x.5.y`
+/// (protocol); `x.6.y` (content) and `x.7.y` (policy) always say enough.
 fn generic(status: &str) -> bool {
     let mut parts = status.split('.').skip(1);
     let subject = parts.next().unwrap_or("0");
     let detail = parts.next().unwrap_or("0");
-    subject == "0" || detail == "0" || subject == "5"
+    match subject {
+        "6" | "7" => false,
+        _ => subject == "0" || detail == "0" || subject == "5",
+    }
 }
 
 /// The first phrase found starting at a word boundary (so "rbl" does not

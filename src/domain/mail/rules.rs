@@ -25,12 +25,17 @@ pub struct Rules {
 pub struct BounceRules {
     /// Local parts of addresses that write bounces.
     pub daemon_senders: Vec<String>,
+    /// Display names of senders that write bounces.
+    pub daemon_names: Vec<String>,
     /// Bounce subjects.
     pub subjects: Vec<String>,
     /// Words of a notice that returns our message.
     pub body_markers: Vec<String>,
     /// Status codes decided by class and subject.
     pub status: Vec<StatusRule>,
+    /// Phrase lists that win over a report's Status field, in order.
+    #[serde(rename = "override")]
+    pub overrides: Vec<PhraseRule>,
     /// Phrase lists, in order.
     pub phrases: Vec<PhraseRule>,
 }
@@ -95,6 +100,11 @@ impl Rules {
         let lower = |list: &mut Vec<String>| list.iter_mut().for_each(|p| *p = p.to_lowercase());
         lower(&mut self.bounce.daemon_senders);
         lower(&mut self.bounce.subjects);
+        lower(&mut self.bounce.daemon_names);
+        self.bounce
+            .overrides
+            .iter_mut()
+            .for_each(|r| lower(&mut r.phrases));
         lower(&mut self.bounce.body_markers);
         self.bounce
             .phrases
