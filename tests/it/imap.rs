@@ -88,6 +88,8 @@ fn watcher(engine: &Arc<Engine>, imap: &Dovecot, use_idle: bool) -> Watcher {
         password: Secret::from(imap.password.as_str()),
         mailbox: "INBOX".into(),
         ooo_delay_hours: 72,
+        soft_bounce_limit: 3,
+        policy_pause_hours: 24,
         ca_file: String::new(),
     };
     Watcher::from_config(engine.clone(), &settings)
@@ -303,6 +305,8 @@ fn a_wrong_password_is_reported_without_the_password() {
         password: Secret::from("hunter2-wrong"),
         mailbox: "INBOX".into(),
         ooo_delay_hours: 72,
+        soft_bounce_limit: 3,
+        policy_pause_hours: 24,
         ca_file: String::new(),
     };
     let watcher = Watcher::from_config(engine.clone(), &settings)
@@ -320,6 +324,8 @@ fn settings_for(url: String, imap: &Dovecot, ca_file: Option<&std::path::Path>) 
         password: Secret::from(imap.password.as_str()),
         mailbox: "INBOX".into(),
         ooo_delay_hours: 72,
+        soft_bounce_limit: 3,
+        policy_pause_hours: 24,
         ca_file: ca_file.map(|p| p.display().to_string()).unwrap_or_default(),
     }
 }

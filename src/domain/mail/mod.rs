@@ -11,6 +11,7 @@
 pub mod autoreply;
 pub mod bounce;
 pub mod dates;
+pub mod effect;
 pub mod rules;
 
 use chrono::NaiveDate;
