@@ -149,3 +149,104 @@ pub fn postpone(
     }
     LeadUpdate::of(lead, events)
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::domain::lint::sample_lead;
+    use crate::domain::render::Sender;
+    use crate::domain::sequence::Sequence;
+
+    const SEQ: &str = r#"
+name = "t"
+email_footer = "Reply stop to opt out."
+[[steps]]
+id = "a"
+delay = "0m"
+channel = "email"
+subject = "Hi"
+body = "Hello"
+[[steps]]
+id = "b"
+delay = "2d"
+channel = "email"
+body = "Again"
+"#;
+
+    fn at(kind: EventKind) -> Event {
+        Event {
+            at: Utc.with_ymd_and_hms(2026, 6, 1, 8, 0, 0).unwrap(),
+            kind,
+        }
+    }
+
+    fn soft() -> Event {
+        at(EventKind::SoftBounced {
+            reason: "full".into(),
+        })
+    }
+
+    #[test]
+    fn soft_bounces_count_until_a_sign_of_life() {
+        assert_eq!(soft_bounces_in_a_row(&[soft(), soft()]), 2);
+        assert_eq!(
+            soft_bounces_in_a_row(&[soft(), at(EventKind::Opened), soft()]),
+            1
+        );
+        assert_eq!(soft_bounces_in_a_row(&[]), 0);
+    }
+
+    #[test]
+    fn the_third_soft_bounce_is_hard_and_attention_pauses() {
+        let seq = Sequence::parse("t.toml", SEQ, "t").unwrap();
+        let now = Utc.with_ymd_and_hms(2026, 6, 2, 8, 0, 0).unwrap();
+        let sender = Sender::default();
+        let mut lead = sample_lead(now);
+        lead.phone = None;
+        let sent = at(EventKind::TouchSent {
+            step: "a".into(),
+            channel: Channel::Email,
+            subject: Some("Hi".into()),
+            body: "Hello".into(),
+            dry_run: false,
+        });
+        let events = vec![sent.clone(), soft()];
+        let ctx = MarkContext {
+            sequence: &seq,
+            events: &events,
+            now,
+            default_tz: chrono_tz::Europe::Berlin,
+            sender: &sender,
+        };
+        let second = soft_bounce(&lead, "552 full", 3, &ctx);
+        assert_eq!(second.lead.status, lead.status);
+        assert!(
+            matches!(&second.events[..], [EventKind::SoftBounced { reason }] if reason.contains("2 of 3"))
+        );
+        let events = vec![sent, soft(), soft()];
+        let ctx = MarkContext {
+            events: &events,
+            ..ctx
+        };
+        let third = soft_bounce(&lead, "552 full", 3, &ctx);
+        assert_eq!(third.lead.status, Status::Bounced);
+        assert!(third.events.iter().any(|e| matches!(
+            e,
+            EventKind::TouchFailed {
+                permanent: true,
+                ..
+            }
+        )));
+
+        let paused = attention(&lead, "verify at https://x.example", true);
+        assert_eq!(paused.lead.status, Status::Paused);
+        assert!(matches!(
+            paused.events.last(),
+            Some(EventKind::Attention { .. })
+        ));
+        let kept = attention(&lead, "policy", false);
+        assert_eq!(kept.lead.status, lead.status);
+    }
+}
