@@ -1,6 +1,7 @@
 //! The functional core: leads, statuses, events, sequences, the scheduler,
 //! rendering, marks and copy lint. Nothing here does I/O or reads the clock.
 
+pub mod breaker;
 pub mod event;
 pub mod lead;
 pub mod links;

@@ -96,7 +96,8 @@ impl Worker {
             updated_at: now,
         };
         if due.channel == Channel::Email {
-            self.add_email_furniture(&mut touch)
+            let own_subject = seq.steps[step_index].subject.is_some();
+            self.add_email_furniture(&mut touch, own_subject)
                 .map_err(|e| e.to_string())?;
             let step = &seq.steps[step_index];
             let authored = tracking::authored_links(&step.body, &settings.sender);
@@ -149,7 +150,10 @@ impl Worker {
     }
 
     /// Footer (postal address, unsubscribe link), Message-ID and threading.
-    fn add_email_furniture(&self, touch: &mut Touch) -> Result<(), EngineError> {
+    /// Threading follows what was really sent: a step without its own
+    /// subject replies to the first email the lead received, and starts its
+    /// own thread (no `Re:`, no `In-Reply-To`) when none was.
+    fn add_email_furniture(&self, touch: &mut Touch, own_subject: bool) -> Result<(), EngineError> {
         let opts = &self.options;
         let unsubscribe_url = opts.unsubscribe.as_ref().map(|(base, secret)| {
             format!(
@@ -183,10 +187,19 @@ impl Worker {
             .touches(touch.lead_id)?
             .into_iter()
             .filter(|t| {
-                t.channel == Channel::Email && t.state == TouchState::Sent && t.step < touch.step
+                // Only messages that really reached the lead (a dry-run
+                // record never did, unless this one is dry too).
+                t.channel == Channel::Email
+                    && t.state == TouchState::Sent
+                    && t.step < touch.step
+                    && (!t.dry_run || touch.dry_run)
             })
             .collect();
         earlier.sort_by_key(|t| t.step);
+        if let Some(subject) = touch.message.subject.take() {
+            let root = earlier.first().and_then(|t| t.message.subject.as_deref());
+            touch.message.subject = Some(touch::thread_subject(&subject, own_subject, root));
+        }
         touch.references = earlier
             .iter()
             .filter_map(|t| t.message_id.clone())

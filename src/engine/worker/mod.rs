@@ -8,22 +8,33 @@
 //! Per touch: `pending → sending` is flushed before the channel is called and
 //! `sending → sent | failed | in-doubt` after. A `sending` found at start-up
 //! becomes `in-doubt` ([`Worker::recover`]) and is never resent without a human.
+//!
+//! Per channel: an error that says the channel itself is unusable
+//! ([`SendError::Unavailable`]) opens that channel's breaker (`health`):
+//! its due touches stay in the due index untouched, spend no attempts, and
+//! wait until a probe finds the channel working; other channels go on.
+//!
+//! A send task that panics is caught: its touch is in doubt, with the panic
+//! message as the reason, never left in `sending`.
 
 mod build;
+mod health;
 mod options;
 mod prepare;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration as StdDuration;
 
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
+use futures_util::FutureExt;
 use tokio::sync::{Mutex, watch};
 use tokio::task::JoinSet;
 
 use super::{Change, Engine, EngineError};
-use crate::channels::{Outgoing, SendError, Transport};
-use crate::domain::lead::LeadId;
+use crate::channels::{Outgoing, Receipt, SendError, Transport};
+use crate::domain::lead::{Due, LeadId};
 use crate::domain::sequence::Channel;
 use crate::domain::touch::{self, Outcome, Touch, apply_outcome};
 
@@ -36,10 +47,23 @@ use prepare::address;
 struct Claimed {
     touch: Touch,
     transport: Arc<dyn Transport>,
+    /// The lead's next touch as claimed, to put back if the channel is down.
+    due: Due,
 }
 
-/// A send task's result: the touch and what the channel said.
-type SendResult = (Touch, Outcome);
+/// What looking at one due entry came to.
+enum Prepared {
+    /// Claimed: send it.
+    Claimed(Box<Claimed>),
+    /// Its channel is down: it waits where it is, untouched.
+    Held(Channel),
+    /// Handled otherwise (moved, handed to the human, stale).
+    Done,
+}
+
+/// A send task's result: the touch, what the channel said (or the panic
+/// message) and the due entry it was claimed from.
+type SendResult = (Touch, Result<Result<Receipt, SendError>, String>, Due);
 
 /// What one pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -48,6 +72,10 @@ pub struct PassReport {
     pub examined: usize,
     /// Touches claimed and handed to a channel.
     pub sent: usize,
+    /// Due touches left waiting because their channel is down.
+    pub held: usize,
+    /// The pass read as many entries as it could: more may be due.
+    pub full: bool,
 }
 
 /// The worker. Cheap to share: `run` takes `Arc<Self>`.
@@ -56,10 +84,25 @@ pub struct Worker {
     channels: Channels,
     options: WorkerOptions,
     pacer: Mutex<Pacer>,
+    /// Channel breakers; a std mutex, never held across an await.
+    breakers: std::sync::Mutex<health::Breakers>,
+    /// Entries held at the last pass: the next pass reads that many more,
+    /// so touches waiting for a down channel never hide the others.
+    held_last_pass: AtomicUsize,
 }
 
-fn map_error(e: SendError) -> Outcome {
+/// The panic message of a send task, for the touch's reason.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".to_string())
+}
+
+fn map_error(e: SendError, due: Due) -> Outcome {
     match e {
+        SendError::Unavailable { reason, .. } => Outcome::ChannelDown { reason, due },
         SendError::Transient {
             reason,
             retry_after,
@@ -90,12 +133,17 @@ impl Worker {
             rate_per_minute: options.rate_per_minute as usize,
             recent: VecDeque::new(),
         };
-        Worker {
+        let breakers = Self::initial_breakers(&channels);
+        let worker = Worker {
             engine,
             channels,
             options,
             pacer: Mutex::new(pacer),
-        }
+            breakers: std::sync::Mutex::new(breakers),
+            held_last_pass: AtomicUsize::new(0),
+        };
+        worker.set_waiting(HashMap::new());
+        worker
     }
 
     /// The engine this worker serves.
@@ -146,8 +194,9 @@ impl Worker {
             if *shutdown.borrow() {
                 return Ok(());
             }
+            self.check_channels().await;
             match self.run_due().await {
-                Ok(report) if report.examined >= self.options.batch => continue,
+                Ok(report) if report.full => continue,
                 Ok(_) => {}
                 Err(e) => {
                     tracing::error!(error = %e, "worker pass failed; retrying shortly");
@@ -156,7 +205,11 @@ impl Worker {
                 }
             }
             let now = self.engine.now();
-            let sleep_for = match self.engine.store().next_due_at()? {
+            let next = [self.next_unheld_due(now)?, self.next_channel_check()]
+                .into_iter()
+                .flatten()
+                .min();
+            let sleep_for = match next {
                 Some(at) if at <= now => StdDuration::ZERO,
                 Some(at) => (at - now)
                     .to_std()
@@ -172,6 +225,21 @@ impl Worker {
         }
     }
 
+    /// The earliest due instant worth waking for: the head of the due index,
+    /// or, while touches wait for a down channel (they stay at the head),
+    /// the first entry after them.
+    fn next_unheld_due(&self, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, EngineError> {
+        let held = self.waiting_total();
+        if held == 0 {
+            return Ok(self.engine.store().next_due_at()?);
+        }
+        let ahead = self
+            .engine
+            .store()
+            .due_until(DateTime::<Utc>::MAX_UTC, held + 1)?;
+        Ok(ahead.into_iter().map(|(at, _, _)| at).find(|at| *at > now))
+    }
+
     /// One pass over what is due now (up to a batch). At most `concurrency`
     /// touches are in flight, and a touch counts as in flight until its
     /// outcome is durable, so a crash leaves at most that many in doubt.
@@ -181,11 +249,14 @@ impl Worker {
     /// called. Used by `run` and by simulations.
     pub async fn run_due(&self) -> Result<PassReport, EngineError> {
         let now = self.engine.now();
-        let due = self.engine.store().due_until(now, self.options.batch)?;
+        let limit = self.options.batch + self.held_last_pass.load(Ordering::Relaxed);
+        let due = self.engine.store().due_until(now, limit)?;
         let mut report = PassReport {
             examined: due.len(),
-            sent: 0,
+            full: due.len() >= limit,
+            ..PassReport::default()
         };
+        let mut waiting: HashMap<Channel, usize> = HashMap::new();
         let concurrency = self.options.concurrency.max(1);
         let mut sends = JoinSet::new();
         let mut claimed_per_channel: HashMap<Channel, u64> = HashMap::new();
@@ -206,12 +277,20 @@ impl Worker {
                 let Some((at, id, step)) = due.next() else {
                     break;
                 };
-                if let Some(c) = self
+                match self
                     .prepare(at, id, step, now, &claimed_per_channel)
                     .await?
                 {
-                    *claimed_per_channel.entry(c.touch.channel).or_default() += 1;
-                    claimed.push(c);
+                    Prepared::Claimed(c) => {
+                        let c = *c;
+                        *claimed_per_channel.entry(c.touch.channel).or_default() += 1;
+                        claimed.push(c);
+                    }
+                    Prepared::Held(channel) => {
+                        report.held += 1;
+                        *waiting.entry(channel).or_default() += 1;
+                    }
+                    Prepared::Done => {}
                 }
             }
             // The claims (and the outcomes above) are durable before any
@@ -221,6 +300,16 @@ impl Worker {
                 break;
             }
             for c in claimed {
+                if self.is_held(c.touch.channel) {
+                    // The channel went down since the claim: put it back
+                    // without calling it.
+                    let down = SendError::Unavailable {
+                        reason: format!("{} is unavailable", c.touch.channel),
+                        credentials: false,
+                    };
+                    self.record(&c.touch, map_error(down, c.due), &mut unflushed)?;
+                    continue;
+                }
                 if self.options.pace {
                     self.pacer.lock().await.wait_turn().await;
                 }
@@ -244,13 +333,14 @@ impl Worker {
                     html: c.touch.html.clone(),
                 };
                 sends.spawn(async move {
-                    let outcome = match c.transport.send(&outgoing).await {
-                        Ok(receipt) => Outcome::Sent {
-                            provider_id: receipt.provider_id,
-                        },
-                        Err(e) => map_error(e),
-                    };
-                    (c.touch, outcome)
+                    // A panic anywhere in the transport is caught here, so
+                    // its touch is settled (in doubt) instead of left in
+                    // `sending`.
+                    let sent = std::panic::AssertUnwindSafe(c.transport.send(&outgoing))
+                        .catch_unwind()
+                        .await
+                        .map_err(|payload| panic_message(payload.as_ref()));
+                    (c.touch, sent, c.due)
                 });
             }
         }
@@ -261,6 +351,8 @@ impl Worker {
             }
             self.commit(&mut unflushed, false)?;
         }
+        self.held_last_pass.store(report.held, Ordering::Relaxed);
+        self.set_waiting(waiting);
         Ok(report)
     }
 
@@ -270,15 +362,43 @@ impl Worker {
         done: Result<SendResult, tokio::task::JoinError>,
         unflushed: &mut Unflushed,
     ) -> Result<(), EngineError> {
-        match done {
-            Ok((touch, outcome)) => self.record(&touch, outcome, unflushed),
-            // A panicking transport leaves its touch in `sending`; the next
-            // start turns it into in-doubt, which is the honest state.
+        let (touch, sent, due) = match done {
+            Ok(result) => result,
+            // Panics are caught inside the task; this is a task cancelled
+            // by a runtime shutting down. Its touch stays in `sending`, and
+            // the next start turns it into in-doubt, the honest state.
             Err(e) => {
                 tracing::error!(error = %e, "a send task failed");
-                Ok(())
+                return Ok(());
             }
-        }
+        };
+        let outcome = match sent {
+            Ok(Ok(receipt)) => {
+                if !touch.dry_run {
+                    self.channel_up(touch.channel);
+                }
+                Outcome::Sent {
+                    provider_id: receipt.provider_id,
+                }
+            }
+            Ok(Err(SendError::Unavailable {
+                reason,
+                credentials,
+            })) => {
+                self.channel_down(touch.channel, &reason, credentials);
+                Outcome::ChannelDown { reason, due }
+            }
+            Ok(Err(e)) => map_error(e, due),
+            Err(panic) => {
+                tracing::error!(lead = %touch.lead_id, "a send task panicked: {panic}");
+                Outcome::InDoubt {
+                    reason: format!(
+                        "the send failed unexpectedly (panic: {panic}); it may or may not have been delivered"
+                    ),
+                }
+            }
+        };
+        self.record(&touch, outcome, unflushed)
     }
 
     /// One flush for everything recorded or claimed since the last one, then
@@ -340,6 +460,10 @@ impl Worker {
             Outcome::OptedOut { reason } => {
                 format!("{} ({}) opted out: {reason}", touch.step_id, touch.channel)
             }
+            Outcome::ChannelDown { reason, .. } => format!(
+                "{} ({}) waits: the channel is unavailable ({reason})",
+                touch.step_id, touch.channel
+            ),
         };
         tracing::info!(lead = %touch.lead_id, "{line}");
         let result = self

@@ -5,13 +5,13 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::{Claimed, Worker};
+use super::{Claimed, Prepared, Worker};
 use crate::domain::event::{Event, EventKind};
 use crate::domain::lead::{Due, Lead, LeadId};
 use crate::domain::mark::{LeadUpdate, reschedule};
 use crate::domain::schedule::{in_window, next_open};
 use crate::domain::sequence::{Channel, Days, LocalTime, Sequence, Window};
-use crate::domain::touch::{self, ClaimRefused, TouchState};
+use crate::domain::touch::{self, ClaimRefused, Touch, TouchState};
 use crate::engine::{Change, EngineError};
 
 /// Where a touch on `channel` goes for `lead` as it is now.
@@ -76,7 +76,7 @@ impl Worker {
         step: u32,
         now: DateTime<Utc>,
         claimed_now: &HashMap<Channel, u64>,
-    ) -> Result<Option<Claimed>, EngineError> {
+    ) -> Result<Prepared, EngineError> {
         let store = self.engine.store();
         let settings = self.engine.settings();
         let lead = store.lead(id)?;
@@ -90,7 +90,7 @@ impl Worker {
         let (Some(lead), Some(due)) = (lead, due) else {
             // An index entry nothing points at any more.
             store.remove_due(at, id)?;
-            return Ok(None);
+            return Ok(Prepared::Done);
         };
         let seq = match self.engine.catalog().get(&lead.sequence) {
             Ok(seq) if (due.step as usize) < seq.steps.len() => seq,
@@ -101,20 +101,40 @@ impl Worker {
                 );
                 tracing::error!(lead = %id, "{why}");
                 self.postpone(&lead, &due, now + Duration::hours(1), why)?;
-                return Ok(None);
+                return Ok(Prepared::Done);
             }
         };
-        let transport = match due.channel {
-            Channel::Email => Some(self.channels.email.clone()),
-            Channel::Sms => Some(self.channels.sms.clone()),
-            Channel::Call => self.channels.call.clone(),
-            Channel::Task => None,
-        };
-        let Some(transport) = transport else {
+        let Some(transport) = self.transport(due.channel) else {
             self.hand_to_human(&lead, &due)?;
-            return Ok(None);
+            return Ok(Prepared::Done);
         };
         let tz = lead.tz.unwrap_or(settings.default_tz);
+        let stored = store.touch(id, due.step)?;
+        // Its useful life counts from when it first came due: a retry or a
+        // wait for a down channel does not extend it.
+        let first_due = stored
+            .as_ref()
+            .filter(|t| t.state == TouchState::Pending)
+            .map_or(due.at, |t| t.created_at.min(due.at));
+        let step = &seq.steps[due.step as usize];
+        if let Some(expired) =
+            touch::expires_at(step.expires_after, due.channel, first_due, tz).filter(|e| now >= *e)
+        {
+            let why = format!(
+                "skipped {}: past its useful life (due {}, expired {}); not sent late",
+                due.step_id,
+                first_due.format("%Y-%m-%d %H:%M UTC"),
+                expired.format("%Y-%m-%d %H:%M UTC")
+            );
+            let pending = stored.filter(|t| t.state == TouchState::Pending);
+            self.give_up_step_with(&lead, &due, why, pending)?;
+            return Ok(Prepared::Done);
+        }
+        if self.is_held(due.channel) {
+            // The channel is down: the touch waits in place, in due order,
+            // with nothing written and no attempt spent.
+            return Ok(Prepared::Held(due.channel));
+        }
         let window = effective_window(seq, &due);
         if let Some(open) = next_open(now, tz, window).filter(|_| !in_window(now, tz, window)) {
             self.postpone(
@@ -123,7 +143,7 @@ impl Worker {
                 open,
                 format!("{} moved to the next sending window", due.step_id),
             )?;
-            return Ok(None);
+            return Ok(Prepared::Done);
         }
         let cap = self
             .options
@@ -150,10 +170,10 @@ impl Worker {
                         due.channel
                     ),
                 )?;
-                return Ok(None);
+                return Ok(Prepared::Done);
             }
         }
-        let touch = match store.touch(id, due.step)? {
+        let touch = match stored {
             Some(mut existing) if existing.state == TouchState::Pending => {
                 // A retry keeps its words, but goes to the contact the lead
                 // has now: an edit since the last attempt may have corrected
@@ -161,7 +181,7 @@ impl Worker {
                 let Some(to) = address(&lead, existing.channel) else {
                     let why = format!("lead has no address for {}", existing.channel);
                     self.give_up_step(&lead, &due, why)?;
-                    return Ok(None);
+                    return Ok(Prepared::Done);
                 };
                 existing.to = to;
                 existing.to_name = lead.name.clone();
@@ -175,7 +195,7 @@ impl Worker {
                     existing.state.as_str()
                 );
                 self.hold(&lead, &due, why)?;
-                return Ok(None);
+                return Ok(Prepared::Done);
             }
             None => match self
                 .build_touch(&lead, seq, &due, transport.as_ref(), now)
@@ -184,7 +204,7 @@ impl Worker {
                 Ok(touch) => touch,
                 Err(why) => {
                     self.give_up_step(&lead, &due, why)?;
-                    return Ok(None);
+                    return Ok(Prepared::Done);
                 }
             },
         };
@@ -206,13 +226,17 @@ impl Worker {
                 let mut touch = touch;
                 touch.state = TouchState::Sending;
                 touch.attempts += 1;
-                Ok(Some(Claimed { touch, transport }))
+                Ok(Prepared::Claimed(Box::new(Claimed {
+                    touch,
+                    transport,
+                    due: expected,
+                })))
             }
             Ok(_) => {
                 self.engine.changed(Change::Lead(id));
-                Ok(None)
+                Ok(Prepared::Done)
             }
-            Err(ClaimRefused::Stale) => Ok(None),
+            Err(ClaimRefused::Stale) => Ok(Prepared::Done),
         }
     }
 
@@ -253,6 +277,18 @@ impl Worker {
     /// it as failed and move on to the next step.
     fn give_up_step(&self, lead: &Lead, due: &Due, why: String) -> Result<(), EngineError> {
         tracing::error!(lead = %lead.id, "{why}");
+        self.give_up_step_with(lead, due, why, None)
+    }
+
+    /// [`Self::give_up_step`], also settling the step's `pending` touch (a
+    /// retry that will not happen) as failed.
+    fn give_up_step_with(
+        &self,
+        lead: &Lead,
+        due: &Due,
+        why: String,
+        pending: Option<Touch>,
+    ) -> Result<(), EngineError> {
         let expected = due.clone();
         self.engine.update(lead.id, |current, _, ctx| {
             let mut lead = current.clone();
@@ -278,6 +314,14 @@ impl Worker {
                     ctx.now,
                     ctx.settings.default_tz,
                 ));
+                let mut update = LeadUpdate::of(lead, events);
+                update.touch = pending.clone().map(|mut t| {
+                    t.state = TouchState::Failed;
+                    t.last_error = Some(why.clone());
+                    t.updated_at = ctx.now;
+                    t
+                });
+                return Ok(update);
             }
             Ok::<_, EngineError>(LeadUpdate::of(lead, events))
         })?;
