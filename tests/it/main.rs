@@ -20,3 +20,4 @@ mod tracking;
 mod tui;
 mod worker;
 mod worker_channels;
+mod worker_health;

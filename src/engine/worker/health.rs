@@ -189,7 +189,7 @@ impl Worker {
     }
 
     /// Tells the engine each channel's health and waiting count.
-    fn publish(&self) {
+    pub(super) fn publish(&self) {
         let statuses = {
             let breakers = self.breakers.lock().unwrap_or_else(|e| e.into_inner());
             let mut statuses: Vec<ChannelStatus> = breakers

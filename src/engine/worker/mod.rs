@@ -142,7 +142,7 @@ impl Worker {
             breakers: std::sync::Mutex::new(breakers),
             held_last_pass: AtomicUsize::new(0),
         };
-        worker.set_waiting(HashMap::new());
+        worker.publish();
         worker
     }
 
