@@ -122,6 +122,23 @@ impl Breaker {
         Breaker { live, open: None }
     }
 
+    /// A live channel that was down when nudge last stopped (since
+    /// `since`): it stays open, probes at once, and says nothing new (the
+    /// founder heard "down" before the restart).
+    pub fn resume(since: DateTime<Utc>, now: DateTime<Utc>) -> Breaker {
+        Breaker {
+            live: true,
+            open: Some(Open {
+                since,
+                reason: "down before the last restart".into(),
+                credentials: false,
+                probes: 0,
+                next_probe: now,
+                told_still_down: now - since >= STILL_DOWN_AFTER,
+            }),
+        }
+    }
+
     /// The channel's health now.
     pub fn health(&self) -> Health {
         match (&self.open, self.live) {
@@ -315,6 +332,22 @@ mod tests {
         // A later outage starts the backoff afresh.
         b.trip(clock.now(), "503", false);
         assert_eq!(b.probe_at(), Some(clock.now() + FIRST_PROBE));
+    }
+
+    #[test]
+    fn a_resumed_outage_probes_at_once_and_tells_nothing_twice() {
+        let clock = clock();
+        let since = clock.now();
+        clock.advance(Duration::minutes(3));
+        let mut b = Breaker::resume(since, clock.now());
+        assert!(b.is_open());
+        assert_eq!(b.probe_at(), Some(clock.now()));
+        // Another failure is no news.
+        assert_eq!(b.probe_failed(clock.now(), "refused", false), None);
+        assert_eq!(b.probe_at(), Some(clock.now() + Duration::seconds(10)));
+        clock.advance(Duration::minutes(12));
+        assert_eq!(b.still_down(clock.now()), Some(Notice::StillDown { since }));
+        assert_eq!(b.succeeded(), Some(Notice::Back { since }));
     }
 
     #[test]

@@ -14,6 +14,7 @@ mod hooks;
 mod imap;
 mod inbound;
 mod serve;
+mod serve_outage;
 #[path = "support/smtp_sink.rs"]
 mod smtp_sink;
 mod tracking;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use super::Worker;
+use super::{Unflushed, Worker};
 use crate::channels::{SendError, Transport};
 use crate::domain::breaker::{Breaker, Notice};
 use crate::domain::sequence::Channel;
@@ -44,22 +44,32 @@ impl Worker {
             .is_some_and(Breaker::is_open)
     }
 
-    /// A send found `channel` unusable: open its breaker (alerting once).
-    pub(super) fn channel_down(&self, channel: Channel, reason: &str, credentials: bool) {
+    /// A send found `channel` unusable: open its breaker at once (the
+    /// next claims wait). The notice is told after the group flush, with
+    /// the touch's own outcome.
+    pub(super) fn channel_down(
+        &self,
+        channel: Channel,
+        reason: &str,
+        credentials: bool,
+        unflushed: &mut Unflushed,
+    ) {
         let now = self.engine.now();
-        let notice = self.with_breaker(channel, |b| b.trip(now, reason, credentials));
-        self.tell(channel, notice, now);
+        if let Some(notice) = self.with_breaker(channel, |b| b.trip(now, reason, credentials)) {
+            unflushed.notices.push((channel, notice, now));
+        }
     }
 
     /// A live send went through on `channel`: it works, whatever a breaker
     /// opened by an earlier failure says.
-    pub(super) fn channel_up(&self, channel: Channel) {
+    pub(super) fn channel_up(&self, channel: Channel, unflushed: &mut Unflushed) {
         if !self.is_held(channel) {
             return;
         }
         let now = self.engine.now();
-        let notice = self.with_breaker(channel, Breaker::succeeded);
-        self.tell(channel, notice, now);
+        if let Some(notice) = self.with_breaker(channel, Breaker::succeeded) {
+            unflushed.notices.push((channel, notice, now));
+        }
     }
 
     /// Records how many due touches the last pass held back per channel.
@@ -145,7 +155,7 @@ impl Worker {
     }
 
     /// Publishes the health and turns a breaker's notice into an alert.
-    fn tell(&self, channel: Channel, notice: Option<Notice>, now: DateTime<Utc>) {
+    pub(super) fn tell(&self, channel: Channel, notice: Option<Notice>, now: DateTime<Utc>) {
         self.publish();
         let Some(notice) = notice else {
             return;
@@ -158,6 +168,13 @@ impl Worker {
             .get(&channel)
             .copied()
             .unwrap_or(0);
+        match &notice {
+            Notice::Down {
+                credentials: false, ..
+            } => self.remember(channel, Some(now)),
+            Notice::Back { .. } => self.remember(channel, None),
+            _ => {}
+        }
         let (kind, since, detail) = match notice {
             Notice::Down {
                 reason,
@@ -207,17 +224,50 @@ impl Worker {
         self.engine.set_channel_health(statuses);
     }
 
-    /// A breaker for every channel that has a transport.
-    pub(super) fn initial_breakers(channels: &super::Channels) -> Breakers {
+    /// A breaker for every channel that has a transport; a live channel
+    /// that was down when nudge stopped starts open and probes first, so a
+    /// restart during an outage claims nothing and alerts nothing new.
+    pub(super) fn initial_breakers(
+        engine: &crate::engine::Engine,
+        channels: &super::Channels,
+    ) -> Breakers {
+        let now = engine.now();
         let mut by_channel = HashMap::new();
-        by_channel.insert(Channel::Email, Breaker::new(channels.email.is_live()));
-        by_channel.insert(Channel::Sms, Breaker::new(channels.sms.is_live()));
+        let mut add = |channel: Channel, live: bool| {
+            let since = live
+                .then(|| engine.store().channel_down_since(channel.as_str()))
+                .and_then(|read| {
+                    read.unwrap_or_else(|e| {
+                        tracing::warn!(%channel, error = %e, "cannot read the channel's last state");
+                        None
+                    })
+                });
+            let breaker = match since {
+                Some(since) => Breaker::resume(since, now),
+                None => Breaker::new(live),
+            };
+            by_channel.insert(channel, breaker);
+        };
+        add(Channel::Email, channels.email.is_live());
+        add(Channel::Sms, channels.sms.is_live());
         if let Some(call) = &channels.call {
-            by_channel.insert(Channel::Call, Breaker::new(call.is_live()));
+            add(Channel::Call, call.is_live());
         }
         Breakers {
             by_channel,
             waiting: HashMap::new(),
+        }
+    }
+
+    /// Remembers an outage across restarts (credentials refusals are not
+    /// kept: a restart is how the founder says the config is fixed).
+    fn remember(&self, channel: Channel, since: Option<DateTime<Utc>>) {
+        if let Err(e) = self
+            .engine
+            .store()
+            .set_channel_down(channel.as_str(), since)
+        {
+            tracing::warn!(%channel, error = %e, "cannot record the channel's state");
         }
     }
 }

@@ -123,6 +123,9 @@ struct Unflushed {
     written: Vec<crate::engine::Written>,
     /// Activity lines about them.
     activity: Vec<Change>,
+    /// Channel news (down, back), told once the touches that brought it
+    /// are durable.
+    notices: Vec<(Channel, crate::domain::breaker::Notice, DateTime<Utc>)>,
 }
 
 impl Worker {
@@ -133,7 +136,7 @@ impl Worker {
             rate_per_minute: options.rate_per_minute as usize,
             recent: VecDeque::new(),
         };
-        let breakers = Self::initial_breakers(&channels);
+        let breakers = Self::initial_breakers(&engine, &channels);
         let worker = Worker {
             engine,
             channels,
@@ -375,7 +378,7 @@ impl Worker {
         let outcome = match sent {
             Ok(Ok(receipt)) => {
                 if !touch.dry_run {
-                    self.channel_up(touch.channel);
+                    self.channel_up(touch.channel, unflushed);
                 }
                 Outcome::Sent {
                     provider_id: receipt.provider_id,
@@ -385,7 +388,7 @@ impl Worker {
                 reason,
                 credentials,
             })) => {
-                self.channel_down(touch.channel, &reason, credentials);
+                self.channel_down(touch.channel, &reason, credentials, unflushed);
                 Outcome::ChannelDown { reason, due }
             }
             Ok(Err(e)) => map_error(e, due),
@@ -404,7 +407,11 @@ impl Worker {
     /// One flush for everything recorded or claimed since the last one, then
     /// the announcements.
     fn commit(&self, unflushed: &mut Unflushed, claimed: bool) -> Result<(), EngineError> {
-        if unflushed.written.is_empty() && unflushed.activity.is_empty() && !claimed {
+        if unflushed.written.is_empty()
+            && unflushed.activity.is_empty()
+            && unflushed.notices.is_empty()
+            && !claimed
+        {
             return Ok(());
         }
         self.engine.store().flush()?;
@@ -413,6 +420,9 @@ impl Worker {
         }
         for change in unflushed.activity.drain(..) {
             self.engine.changed(change);
+        }
+        for (channel, notice, at) in unflushed.notices.drain(..) {
+            self.tell(channel, Some(notice), at);
         }
         Ok(())
     }
