@@ -2,7 +2,10 @@
 //! atomic, flushed store writes. The CLI calls these today; the worker and
 //! the `EngineHandle` socket will call the same ones.
 
+mod health;
 pub mod worker;
+
+pub use health::{ChannelAlert, ChannelAlertKind, ChannelStatus, Notification};
 
 use std::sync::{Arc, Mutex};
 
@@ -155,6 +158,10 @@ pub struct StatusReport {
     pub due_now: usize,
     /// Touches a human must settle.
     pub in_doubt: usize,
+    /// Each channel's health, when the engine runs a worker (`nudge serve`,
+    /// the TUI); empty otherwise, and from an older server.
+    #[serde(default)]
+    pub channels: Vec<ChannelStatus>,
 }
 
 /// A lead with its history and next touch, for `show` and the detail view.
@@ -242,7 +249,10 @@ pub struct Engine {
     hot_threshold: u32,
     /// Alerts for the webhooks; a broadcast so a slow receiver lags instead
     /// of slowing the engine, and sending with no receiver costs nothing.
-    alerts: broadcast::Sender<Alert>,
+    alerts: broadcast::Sender<Notification>,
+    /// Each channel's health as the worker last published it; a mutex
+    /// because status reads are rare and the value is small.
+    channel_health: Mutex<Vec<health::ChannelStatus>>,
     /// Daily send caps per channel (`[email] daily_cap`, `[sms] daily_cap`),
     /// for the Stats screen; the worker enforces them.
     daily_caps: Vec<(Channel, u64)>,
@@ -329,6 +339,7 @@ impl Engine {
             changes: broadcast::channel(1024).0,
             hot_threshold: DEFAULT_HOT_THRESHOLD,
             alerts: broadcast::channel(256).0,
+            channel_health: Mutex::new(Vec::new()),
             daily_caps: Vec::new(),
         }
     }
@@ -365,7 +376,7 @@ impl Engine {
     }
 
     /// Subscribes to alerts (reply, booking, hot, bounce, in doubt).
-    pub fn subscribe_alerts(&self) -> broadcast::Receiver<Alert> {
+    pub fn subscribe_alerts(&self) -> broadcast::Receiver<Notification> {
         self.alerts.subscribe()
     }
 
@@ -564,12 +575,12 @@ impl Engine {
         for event in events {
             if let Some(kind) = event.alert() {
                 // A send error only means nobody listens any more.
-                let _ = self.alerts.send(Alert {
+                let _ = self.alerts.send(Notification::Lead(Box::new(Alert {
                     kind,
                     lead: lead.clone(),
                     at,
                     detail: event.describe(),
-                });
+                })));
             }
         }
     }
@@ -696,6 +707,7 @@ impl Engine {
             by_status,
             due_now: self.store.due_until(self.clock.now(), usize::MAX)?.len(),
             in_doubt: self.store.in_doubt()?.len(),
+            channels: self.channel_health(),
         })
     }
 

@@ -17,9 +17,11 @@ mod hostile;
 mod imap;
 mod inbound;
 mod serve;
+mod serve_outage;
 #[path = "support/smtp_sink.rs"]
 mod smtp_sink;
 mod tracking;
 mod tui;
 mod worker;
 mod worker_channels;
+mod worker_health;
