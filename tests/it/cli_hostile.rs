@@ -154,12 +154,20 @@ fn hostile_lead_text_never_reaches_the_terminal_raw() {
     for args in [
         vec!["note", id.as_str(), "seen"],
         vec!["mark", id.as_str(), "paused"],
-        vec!["edit", id.as_str(), "--phone", ""],
         vec!["status"],
     ] {
         let out = env.ok(&args);
         assert_terminal_safe(&args.join(" "), &out);
     }
+
+    // An edit re-validates the whole record: the stored name fails the gate,
+    // and the refusal names it without echoing the escape.
+    let refused = stderr(&env.run(&["edit", &id, "--phone", ""]).code(1));
+    assert_terminal_safe("edit refused", &refused);
+    assert!(
+        refused.contains("name contains a control character"),
+        "{refused}"
+    );
 
     let failed = env.run(&["show", "\u{1b}]0;x\u{7}"]).code(1);
     assert_terminal_safe("an error quoting a value", &stderr(&failed));
