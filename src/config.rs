@@ -269,7 +269,7 @@ pub struct EngineSettings {
 }
 
 fn default_hot_threshold() -> u64 {
-    u64::from(crate::engine::DEFAULT_HOT_THRESHOLD)
+    u64::from(crate::domain::rules::DEFAULT_HOT_THRESHOLD)
 }
 
 fn default_concurrency() -> u64 {
@@ -498,6 +498,27 @@ pub struct ImapSettings {
         deserialize_with = "number_or_string"
     )]
     pub ooo_delay_hours: u64,
+    /// Soft bounces (mailbox full, delayed) in a row that count as a hard bounce.
+    #[serde(
+        default = "default_soft_bounce_limit",
+        deserialize_with = "number_or_string"
+    )]
+    pub soft_bounce_limit: u64,
+    /// How long sends to a domain pause after it refused our mail on
+    /// policy grounds (SPF/DKIM/DMARC, blocklists, rate limits).
+    #[serde(
+        default = "default_policy_pause_hours",
+        deserialize_with = "number_or_string"
+    )]
+    pub policy_pause_hours: u64,
+}
+
+fn default_soft_bounce_limit() -> u64 {
+    3
+}
+
+fn default_policy_pause_hours() -> u64 {
+    24
 }
 
 fn default_mailbox() -> String {
@@ -517,6 +538,8 @@ impl Default for ImapSettings {
             mailbox: default_mailbox(),
             ca_file: String::new(),
             ooo_delay_hours: default_ooo_delay_hours(),
+            soft_bounce_limit: default_soft_bounce_limit(),
+            policy_pause_hours: default_policy_pause_hours(),
         }
     }
 }
@@ -899,6 +922,11 @@ mailbox = "INBOX"
 # ca_file = "/etc/ssl/private-ca.pem"
 # Postpone the next touch this long after an auto-reply without a return date.
 ooo_delay_hours = 72
+# Soft bounces (mailbox full, delayed, 4.x.x) in a row that count as a hard bounce.
+soft_bounce_limit = 3
+# After a policy rejection (SPF/DKIM/DMARC, blocklist, rate limit), pause
+# sends to that domain this long and alert you.
+policy_pause_hours = 24
 
 [tui]
 # dark, light, high-contrast, or the name of a file in themes/ (`t` cycles).
