@@ -302,7 +302,21 @@ fn a_refused_password_pauses_email_alerts_once_and_never_hammers_the_server() {
             .any(|e| matches!(e.kind, EventKind::TouchFailed { .. }));
         assert!(!failed, "nothing counted against a lead");
     }
-    let notes = channel_alerts(&drain(&mut alerts));
+    let notes = drain(&mut alerts);
+    let paused = notes.iter().find_map(|n| match n {
+        Notification::Channel(a) if a.kind == ChannelAlertKind::Paused => Some(a.describe()),
+        _ => None,
+    });
+    let paused = paused.expect("a paused alert");
+    assert!(
+        paused.starts_with("email paused: the SMTP server refused the password"),
+        "{paused}"
+    );
+    assert!(
+        !paused.contains("wrong"),
+        "the password never shows: {paused}"
+    );
+    let notes = channel_alerts(&notes);
     assert_eq!(
         notes,
         [ChannelAlertKind::Paused, ChannelAlertKind::StillDown],
