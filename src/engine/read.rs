@@ -52,6 +52,10 @@ pub struct BoardCard {
     pub in_doubt: bool,
     /// A touch failed for good.
     pub failed: bool,
+    /// The channel of a touch being sent right now (claimed, not settled):
+    /// the lead's next touch is cleared while it goes out.
+    #[serde(default)]
+    pub sending: Option<crate::domain::sequence::Channel>,
 }
 
 impl Engine {
@@ -129,6 +133,10 @@ impl Engine {
                 Ok(BoardCard {
                     in_doubt: has(TouchState::InDoubt),
                     failed: has(TouchState::Failed),
+                    sending: touches
+                        .iter()
+                        .find(|t| t.state == TouchState::Sending)
+                        .map(|t| t.channel),
                     lead,
                 })
             })

@@ -629,6 +629,7 @@ fn loaded(app: &mut App, result: IoResult) -> Vec<Command> {
                 AlertKind::Hot => Some((ToastKind::Success, "is hot")),
                 AlertKind::Bounced => Some((ToastKind::Error, "bounced")),
                 AlertKind::InDoubt => Some((ToastKind::Error, "has a send in doubt (resolve it)")),
+                AlertKind::Attention => Some((ToastKind::Error, "needs your attention")),
             });
             match news {
                 Some((kind, what)) => {

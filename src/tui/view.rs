@@ -23,6 +23,7 @@ use super::screens::search::{self, SearchState};
 use super::screens::stats::{self, StatsState};
 use super::theme::Theme;
 use super::widgets::toast::{self, Toasts};
+use crate::present;
 
 /// The smallest terminal the layout supports.
 pub const MIN_SIZE: (u16, u16) = (80, 24);
@@ -132,7 +133,7 @@ fn render_title(frame: &mut Frame, area: Rect, ctx: &ViewContext) {
         Screen::Detail => "lead",
     };
     let source = match &ctx.board.source {
-        Some(source) => format!(" · source {source}"),
+        Some(source) => format!(" · source {}", present::safe(source)),
         None => String::new(),
     };
     let mut spans = vec![
@@ -140,7 +141,8 @@ fn render_title(frame: &mut Frame, area: Rect, ctx: &ViewContext) {
         Span::styled(
             format!(
                 " {screen} · {}{source} · {total} leads · {}",
-                ctx.board.sequence, ctx.mode
+                present::safe(&ctx.board.sequence),
+                ctx.mode
             ),
             Style::default().fg(t.text),
         ),

@@ -4,13 +4,16 @@ mod alerts;
 mod cli;
 mod cli_edit;
 mod cli_errors;
+mod cli_hostile;
 mod cli_import;
 mod cli_mark;
 mod cli_seq;
 mod common;
 #[path = "support/dovecot.rs"]
 mod dovecot;
+mod fuzz;
 mod hooks;
+mod hostile;
 mod imap;
 mod inbound;
 mod serve;

@@ -43,6 +43,7 @@ fn card(n: u64) -> BoardCard {
         lead: lead(n, Status::Active),
         in_doubt: false,
         failed: false,
+        sending: None,
     }
 }
 
