@@ -30,7 +30,8 @@ pub(super) fn status(ctx: &Context_, out: &mut impl Write) -> Result<()> {
     if !report.channels.is_empty() {
         writeln!(out, "channels")?;
         for channel in &report.channels {
-            writeln!(out, "  {}", channel.describe())?;
+            // The reason carries a server's words: escaped for the terminal.
+            writeln!(out, "  {}", crate::present::safe(&channel.describe()))?;
         }
     }
     writeln!(

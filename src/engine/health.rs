@@ -87,10 +87,16 @@ impl ChannelAlert {
                 "{} is down; touches wait and no attempt is spent: {}",
                 self.channel, self.detail
             ),
-            ChannelAlertKind::Paused => format!(
-                "{} paused: the server refused the credentials; fix the config and restart nudge serve ({})",
-                self.channel, self.detail
-            ),
+            ChannelAlertKind::Paused => {
+                let who = match self.channel {
+                    Channel::Email => "the SMTP server refused the password",
+                    _ => "Twilio refused the account SID or auth token",
+                };
+                format!(
+                    "{} paused: {who}; touches wait until the config is fixed and nudge serve restarts ({})",
+                    self.channel, self.detail
+                )
+            }
             ChannelAlertKind::StillDown => format!(
                 "{} still down after {minutes} min; {} touch{} waiting",
                 self.channel,

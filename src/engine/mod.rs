@@ -3,9 +3,11 @@
 //! the `EngineHandle` socket will call the same ones.
 
 mod health;
+mod read;
 pub mod worker;
 
 pub use health::{ChannelAlert, ChannelAlertKind, ChannelStatus, Notification};
+pub use read::{BoardCard, LeadView, StatusReport};
 
 use std::sync::{Arc, Mutex};
 
@@ -15,20 +17,16 @@ use chrono_tz::Tz;
 use crate::catalog::{Catalog, CatalogError};
 use crate::clock::Clock;
 use crate::domain::event::{AlertKind, Event, EventKind};
-use crate::domain::lead::{Due, Lead, LeadError, LeadId, LeadInput, Stage, ValidLead};
+use crate::domain::lead::{Lead, LeadError, LeadId, LeadInput, ValidLead};
 use crate::domain::mark::{LeadUpdate, Mark, MarkContext, MarkError, decide, reschedule};
 use crate::domain::render::{Message, RenderError, Sender, render_step};
 use crate::domain::rules::{DEFAULT_HOT_THRESHOLD, Signal, SignalContext, on_signal};
 use crate::domain::schedule::{PlannedTouch, calendar};
 use crate::domain::sequence::{Channel, Sequence};
-use crate::domain::stats::{ChannelToday, Stats, StatsBuilder};
-use crate::domain::status::Status;
 use crate::domain::touch::{
-    OutcomeContext, Resolution, ResolveError, RetryPolicy, Touch, TouchState, resolve,
+    OutcomeContext, Resolution, ResolveError, RetryPolicy, TouchState, resolve,
 };
-use crate::store::{
-    BoardFilter, Facts, InsertOutcome, ListFilter, NewLeadWrite, Store, StoreError,
-};
+use crate::store::{Facts, InsertOutcome, NewLeadWrite, Store, StoreError};
 use tokio::sync::{Notify, broadcast};
 
 /// Settings the engine needs from the config.
@@ -146,52 +144,6 @@ impl LeadEdit {
 }
 
 type Result<T, E = EngineError> = std::result::Result<T, E>;
-
-/// Pipeline counts.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct StatusReport {
-    /// Where the database lives.
-    pub data_dir: String,
-    /// Leads per status.
-    pub by_status: Vec<(Status, usize)>,
-    /// Touches due now.
-    pub due_now: usize,
-    /// Touches a human must settle.
-    pub in_doubt: usize,
-    /// Each channel's health, when the engine runs a worker (`nudge serve`,
-    /// the TUI); empty otherwise, and from an older server.
-    #[serde(default)]
-    pub channels: Vec<ChannelStatus>,
-}
-
-/// A lead with its history and next touch, for `show` and the detail view.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct LeadView {
-    /// The record.
-    pub lead: Lead,
-    /// Its events, oldest first.
-    pub events: Vec<Event>,
-    /// Its outbox records, by step.
-    pub touches: Vec<Touch>,
-    /// The next touch and its exact text, if one is planned.
-    pub next: Option<(Due, Message)>,
-}
-
-/// A lead as a board card shows it: the record plus whether one of its
-/// touches needs a human, which the lead record alone does not say.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct BoardCard {
-    /// The record.
-    pub lead: Lead,
-    /// A touch is in doubt (`nudge resolve`).
-    pub in_doubt: bool,
-    /// A touch failed for good.
-    pub failed: bool,
-    /// The channel of a touch being sent right now (claimed, not settled):
-    /// the lead's next touch is cleared while it goes out.
-    #[serde(default)]
-    pub sending: Option<crate::domain::sequence::Channel>,
-}
 
 /// What a decision inside [`Engine::update`] may look at.
 pub struct UpdateContext<'a> {
@@ -598,36 +550,6 @@ impl Engine {
         })
     }
 
-    /// A lead with its timeline, its touches and its next touch rendered
-    /// exactly (the stored words when a retry is pending).
-    pub fn show(&self, id: LeadId) -> Result<LeadView> {
-        let lead = self.lead(id)?;
-        let events = self.store.events(id)?;
-        let touches = self.store.touches(id)?;
-        let next = match &lead.next {
-            Some(due) => {
-                let pending = touches
-                    .iter()
-                    .find(|t| t.step == due.step && t.state == TouchState::Pending);
-                let message = match pending {
-                    Some(touch) => touch.message.clone(),
-                    None => {
-                        let seq = self.catalog.get(&lead.sequence)?;
-                        render_step(seq, due.step as usize, &lead, &self.settings.sender)?
-                    }
-                };
-                Some((due.clone(), message))
-            }
-            None => None,
-        };
-        Ok(LeadView {
-            lead,
-            events,
-            touches,
-            next,
-        })
-    }
-
     /// Settles a lead's in-doubt touch: it did arrive (`Sent`) or send it
     /// again with the same words and Message-ID (`Resend`).
     pub fn resolve_touch(&self, id: LeadId, how: Resolution) -> Result<Lead> {
@@ -639,75 +561,6 @@ impl Engine {
             .ok_or(ResolveError::NothingInDoubt(id))?;
         self.update(id, |current, _, ctx| {
             resolve(current, &touch, how, &self.outcome_context(ctx))
-        })
-    }
-
-    /// Up to `limit` leads, newest first; with `in_doubt`, only leads with a
-    /// touch a human must settle.
-    pub fn list(&self, filter: &ListFilter, limit: usize, in_doubt: bool) -> Result<Vec<Lead>> {
-        if !in_doubt {
-            return Ok(self.store.list(filter, limit)?);
-        }
-        let mut ids: Vec<LeadId> = self
-            .store
-            .in_doubt()?
-            .into_iter()
-            .map(|t| t.lead_id)
-            .collect();
-        ids.dedup();
-        let mut leads = Vec::new();
-        for id in ids.into_iter().take(limit) {
-            leads.extend(self.store.lead(id)?);
-        }
-        Ok(leads)
-    }
-
-    /// Leads per board stage, optionally of one sequence or source (board
-    /// column counts).
-    pub fn stage_counts(&self, filter: &BoardFilter) -> Result<Vec<(Stage, usize)>> {
-        Ok(self.store.stage_counts(filter)?)
-    }
-
-    /// One page of a board column, newest first (see [`Store::stage_page`]),
-    /// each lead flagged when a touch needs a human (in doubt or failed).
-    pub fn board_page(
-        &self,
-        stages: &[Stage],
-        filter: &BoardFilter,
-        offset: usize,
-        limit: usize,
-    ) -> Result<Vec<BoardCard>> {
-        let leads = self.store.stage_page(stages, filter, offset, limit)?;
-        leads
-            .into_iter()
-            .map(|lead| {
-                let touches = self.store.touches(lead.id)?;
-                let has = |state| touches.iter().any(|t| t.state == state);
-                Ok(BoardCard {
-                    in_doubt: has(TouchState::InDoubt),
-                    failed: has(TouchState::Failed),
-                    sending: touches
-                        .iter()
-                        .find(|t| t.state == TouchState::Sending)
-                        .map(|t| t.channel),
-                    lead,
-                })
-            })
-            .collect()
-    }
-
-    /// Counts for `nudge status` and the board header.
-    pub fn status(&self) -> Result<StatusReport> {
-        let mut by_status = Vec::new();
-        for status in Status::ALL {
-            by_status.push((status, self.store.count_status(status)?));
-        }
-        Ok(StatusReport {
-            data_dir: self.store.path().display().to_string(),
-            by_status,
-            due_now: self.store.due_until(self.clock.now(), usize::MAX)?.len(),
-            in_doubt: self.store.in_doubt()?.len(),
-            channels: self.channel_health(),
         })
     }
 
@@ -784,52 +637,6 @@ impl Engine {
             lead.name = name.unwrap_or_default();
             Ok::<_, EngineError>(LeadUpdate::of(lead, events))
         })
-    }
-
-    /// Up to `limit` leads whose name, email or company contains `query`,
-    /// newest first (a bounded scan; see [`Store::search`]).
-    pub fn search(&self, query: &str, limit: usize) -> Result<Vec<Lead>> {
-        Ok(self.store.search(query, limit)?)
-    }
-
-    /// The distinct lead sources (at most `limit`), for the board filter.
-    pub fn sources(&self, limit: usize) -> Result<Vec<String>> {
-        Ok(self.store.sources(limit)?)
-    }
-
-    /// The Stats screen's numbers, for leads passing `filter`. Reads every
-    /// lead and its events once (callers run it off any UI thread); today's
-    /// live sends come from the daily counters.
-    pub fn stats(&self, filter: &BoardFilter) -> Result<Stats> {
-        let now = self.clock.now();
-        let mut builder = StatsBuilder::new(now);
-        for lead in self.store.iter_leads() {
-            let lead = lead?;
-            if !filter.admits(&lead) {
-                continue;
-            }
-            let events = self.store.events(lead.id)?;
-            let sequence = self.catalog.get(&lead.sequence).ok();
-            builder.add(&lead, &events, |step| {
-                let steps = &sequence?.steps;
-                let at = steps.iter().position(|s| s.id == step)?;
-                u32::try_from(at + 1).ok()
-            });
-        }
-        let mut today = Vec::new();
-        for channel in [Channel::Email, Channel::Sms] {
-            let cap = self
-                .daily_caps
-                .iter()
-                .find(|(c, _)| *c == channel)
-                .map_or(0, |(_, cap)| *cap);
-            today.push(ChannelToday {
-                channel,
-                sent: self.store.sent_on(channel, now)?,
-                cap,
-            });
-        }
-        Ok(builder.finish(today))
     }
 
     /// Records an engagement signal from tracking and applies the lead's

@@ -302,7 +302,21 @@ fn a_refused_password_pauses_email_alerts_once_and_never_hammers_the_server() {
             .any(|e| matches!(e.kind, EventKind::TouchFailed { .. }));
         assert!(!failed, "nothing counted against a lead");
     }
-    let notes = channel_alerts(&drain(&mut alerts));
+    let notes = drain(&mut alerts);
+    let paused = notes.iter().find_map(|n| match n {
+        Notification::Channel(a) if a.kind == ChannelAlertKind::Paused => Some(a.describe()),
+        _ => None,
+    });
+    let paused = paused.expect("a paused alert");
+    assert!(
+        paused.starts_with("email paused: the SMTP server refused the password"),
+        "{paused}"
+    );
+    assert!(
+        !paused.contains("wrong"),
+        "the password never shows: {paused}"
+    );
+    let notes = channel_alerts(&notes);
     assert_eq!(
         notes,
         [ChannelAlertKind::Paused, ChannelAlertKind::StillDown],
@@ -471,4 +485,156 @@ fn an_intro_never_sent_means_the_follow_up_starts_its_own_thread() {
     assert_eq!(follow_up.subject.as_deref(), Some("Hello Ada"));
     assert_eq!(follow_up.in_reply_to, None);
     assert!(follow_up.references.is_empty());
+}
+
+/// A channel that is down until switched on; counts sends and probes.
+#[derive(Default)]
+struct Switch {
+    up: std::sync::atomic::AtomicBool,
+    sends: AtomicUsize,
+    probes: AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl Transport for Switch {
+    async fn send(&self, _touch: &Outgoing) -> Result<Receipt, SendError> {
+        self.sends.fetch_add(1, Ordering::SeqCst);
+        if self.up.load(Ordering::SeqCst) {
+            Ok(Receipt::default())
+        } else {
+            Err(SendError::Unavailable {
+                reason: "connection refused".into(),
+                credentials: false,
+            })
+        }
+    }
+    async fn probe(&self) -> Result<(), SendError> {
+        self.probes.fetch_add(1, Ordering::SeqCst);
+        if self.up.load(Ordering::SeqCst) {
+            Ok(())
+        } else {
+            Err(SendError::Unavailable {
+                reason: "connection refused".into(),
+                credentials: false,
+            })
+        }
+    }
+    fn is_live(&self) -> bool {
+        true
+    }
+    fn describe(&self) -> String {
+        "switch".into()
+    }
+}
+
+#[test]
+fn a_backlog_drains_within_the_daily_cap_after_recovery() {
+    let rt = runtime();
+    let (_dir, clock, engine) = engine_on_manual_clock(EMAIL);
+    let switch = Arc::new(Switch::default());
+    let mut caps = std::collections::HashMap::new();
+    caps.insert(Channel::Email, 3);
+    let channels = Channels {
+        email: switch.clone(),
+        sms: dry(Channel::Sms),
+        call: None,
+        personaliser: None,
+    };
+    let worker = Worker::new(
+        engine.clone(),
+        channels,
+        WorkerOptions {
+            daily_caps: caps,
+            ..options()
+        },
+    );
+    let ids: Vec<_> = (0..6)
+        .map(|i| {
+            add(
+                &engine,
+                &format!("Lead {i}"),
+                &format!("l{i}@example.com"),
+                None,
+            )
+        })
+        .collect();
+    rt.block_on(worker.run_due()).unwrap();
+    let report = rt.block_on(worker.run_due()).unwrap();
+    assert_eq!((report.sent, report.held), (0, 6));
+    let tried = switch.sends.load(Ordering::SeqCst);
+    assert!(
+        tried <= 8,
+        "at most one round of claims hit the down channel: {tried}"
+    );
+    switch.up.store(true, Ordering::SeqCst);
+    clock.advance(Duration::seconds(5));
+    rt.block_on(worker.check_channels());
+    assert_eq!(switch.probes.load(Ordering::SeqCst), 1);
+    let report = rt.block_on(worker.run_due()).unwrap();
+    assert_eq!(report.sent, 3, "the cap holds for a backlog: {report:?}");
+    let sent: Vec<bool> = ids
+        .iter()
+        .map(|id| {
+            engine
+                .store()
+                .touch(*id, 0)
+                .unwrap()
+                .is_some_and(|t| t.state == TouchState::Sent)
+        })
+        .collect();
+    // The oldest three went; the rest wait for tomorrow, in order.
+    assert_eq!(sent, [true, true, true, false, false, false]);
+    for id in &ids[3..] {
+        let next = engine.store().lead(*id).unwrap().unwrap().next.unwrap();
+        assert!(next.at > engine.now() + Duration::hours(1), "{next:?}");
+    }
+}
+
+const EXPIRING: &str = r#"
+name = "test"
+[window]
+days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+start = "00:00"
+end = "24:00"
+[[steps]]
+id = "hello"
+delay = "0m"
+channel = "email"
+subject = "Hello {{ first_name }}"
+body = "Hi {{ first_name }}."
+expires_after = "1h"
+[[steps]]
+id = "bye"
+delay = "3d"
+channel = "email"
+body = "Should I stop?"
+"#;
+
+#[test]
+fn a_touch_past_its_useful_life_is_skipped_with_a_reason_not_sent_late() {
+    let rt = runtime();
+    let (_dir, clock, engine) = engine_on_manual_clock(EXPIRING);
+    let switch = Arc::new(Switch::default());
+    let worker = email_worker(&engine, switch.clone());
+    let id = add(&engine, "Ada Lovelace", "ada@example.com", None);
+    rt.block_on(worker.run_due()).unwrap();
+    // The outage outlasts the step's useful life; then the channel is back.
+    clock.advance(Duration::hours(2));
+    switch.up.store(true, Ordering::SeqCst);
+    rt.block_on(worker.check_channels());
+    rt.block_on(worker.run_due()).unwrap();
+    assert_eq!(switch.sends.load(Ordering::SeqCst), 1, "only the first try");
+    let intro = engine.store().touch(id, 0).unwrap().unwrap();
+    assert_eq!(intro.state, TouchState::Failed);
+    let events = engine.store().events(id).unwrap();
+    assert!(
+        events.iter().any(|e| matches!(
+            &e.kind,
+            EventKind::TouchFailed { reason, .. } if reason.contains("past its useful life")
+        )),
+        "{events:?}"
+    );
+    // The sequence moved on to the next step.
+    let next = engine.store().lead(id).unwrap().unwrap().next.unwrap();
+    assert_eq!(next.step_id, "bye");
 }

@@ -65,7 +65,12 @@ impl Worker {
                         message = rewritten;
                         "personalised".to_string()
                     }
-                    Err(e) => format!("plain template sent: {e}"),
+                    // The LLM being down is a warning, never a channel
+                    // outage: the plain template goes out.
+                    Err(e) => {
+                        tracing::warn!(lead = %lead.id, "personalisation failed; plain template sent: {e}");
+                        format!("plain template sent: {e}")
+                    }
                 },
                 None => "plain template sent: no LLM configured".to_string(),
             });

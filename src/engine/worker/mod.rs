@@ -57,6 +57,9 @@ enum Prepared {
     Claimed(Box<Claimed>),
     /// Its channel is down: it waits where it is, untouched.
     Held(Channel),
+    /// Over a daily cap only because of claims still in flight (which may
+    /// yet fail): looked at again once they are settled.
+    Deferred,
     /// Handled otherwise (moved, handed to the human, stale).
     Done,
 }
@@ -260,6 +263,28 @@ impl Worker {
             ..PassReport::default()
         };
         let mut waiting: HashMap<Channel, usize> = HashMap::new();
+        // A sweep defers what only its own in-flight claims kept from a
+        // daily cap; the next sweep, with those settled, decides for good.
+        // Each deferring sweep claimed something, so this ends.
+        let mut pending = due;
+        while !pending.is_empty() {
+            pending = self.sweep(pending, now, &mut report, &mut waiting).await?;
+        }
+        self.held_last_pass.store(report.held, Ordering::Relaxed);
+        self.set_waiting(waiting);
+        Ok(report)
+    }
+
+    /// Claims and sends `due` entries (see [`Self::run_due`]); returns the
+    /// ones deferred to another sweep.
+    async fn sweep(
+        &self,
+        due: Vec<(DateTime<Utc>, LeadId, u32)>,
+        now: DateTime<Utc>,
+        report: &mut PassReport,
+        waiting: &mut HashMap<Channel, usize>,
+    ) -> Result<Vec<(DateTime<Utc>, LeadId, u32)>, EngineError> {
+        let mut deferred = Vec::new();
         let concurrency = self.options.concurrency.max(1);
         let mut sends = JoinSet::new();
         let mut claimed_per_channel: HashMap<Channel, u64> = HashMap::new();
@@ -293,6 +318,7 @@ impl Worker {
                         report.held += 1;
                         *waiting.entry(channel).or_default() += 1;
                     }
+                    Prepared::Deferred => deferred.push((at, id, step)),
                     Prepared::Done => {}
                 }
             }
@@ -354,9 +380,7 @@ impl Worker {
             }
             self.commit(&mut unflushed, false)?;
         }
-        self.held_last_pass.store(report.held, Ordering::Relaxed);
-        self.set_waiting(waiting);
-        Ok(report)
+        Ok(deferred)
     }
 
     /// Records a finished send task's outcome (not yet flushed).

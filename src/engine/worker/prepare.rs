@@ -152,9 +152,14 @@ impl Worker {
             .copied()
             .unwrap_or(0);
         if cap > 0 && transport.is_live() {
-            let used = store.sent_on(due.channel, now)?
-                + claimed_now.get(&due.channel).copied().unwrap_or(0);
-            if used >= cap {
+            let sent = store.sent_on(due.channel, now)?;
+            let in_flight = claimed_now.get(&due.channel).copied().unwrap_or(0);
+            if sent < cap && sent + in_flight >= cap {
+                // Claims of this pass fill the cap, but they may yet fail
+                // (a channel found down spends nothing): decide after them.
+                return Ok(Prepared::Deferred);
+            }
+            if sent >= cap {
                 let tomorrow = (now + Duration::days(1))
                     .date_naive()
                     .and_hms_opt(0, 0, 0)
