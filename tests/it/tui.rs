@@ -723,3 +723,18 @@ fn tmux_a_hostile_lead_shows_escaped_and_leaves_the_terminal_alone() {
         std::thread::sleep(StdDuration::from_millis(100));
     }
 }
+
+#[test]
+fn the_detail_says_sending_while_a_touch_goes_out() {
+    let mut f = fixture(80, 24);
+    f.key(KeyCode::Char('l'));
+    f.key(KeyCode::Enter);
+    // As the worker leaves it mid-send: the touch claimed, no next one yet.
+    let view = f.app.detail.view.as_mut().expect("the detail is read");
+    let touch = view.touches.first_mut().expect("the intro went out");
+    touch.state = nudge::domain::touch::TouchState::Sending;
+    view.next = None;
+    let screen = f.screen(80, 24);
+    assert!(screen.contains("#1 intro · email  sending"), "{screen}");
+    assert!(!screen.contains("sequence finished"), "{screen}");
+}

@@ -10,6 +10,7 @@ use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 use super::Screen;
 use crate::domain::event::EventKind;
 use crate::domain::lead::LeadId;
+use crate::domain::touch::TouchState;
 use crate::engine::LeadView;
 use crate::present::{self, relative};
 use crate::tui::keys::Action;
@@ -150,14 +151,25 @@ pub fn render(frame: &mut Frame, area: Rect, ctx: &ViewContext) {
             }
             lines.extend(gutter_lines(&message.body, "  │ ", area.width, val));
         }
-        None => lines.push(Line::from(Span::styled(
-            if lead.status.is_sendable() {
-                "none (sequence finished)"
-            } else {
-                "none (lead is not active)"
-            },
-            key,
-        ))),
+        // While a touch goes out the lead has no next one: say so, rather
+        // than "sequence finished".
+        None => match view.touches.iter().find(|t| t.state == TouchState::Sending) {
+            Some(touch) => lines.push(Line::from(vec![
+                Span::styled(
+                    format!("#{} {} · {}", touch.step + 1, touch.step_id, touch.channel),
+                    val,
+                ),
+                Span::styled("  sending", key),
+            ])),
+            None => lines.push(Line::from(Span::styled(
+                if lead.status.is_sendable() {
+                    "none (sequence finished)"
+                } else {
+                    "none (lead is not active)"
+                },
+                key,
+            ))),
+        },
     }
     lines.push(Line::default());
     lines.push(Line::from(Span::styled("Timeline", head)));
