@@ -145,7 +145,7 @@ impl LeadEdit {
 type Result<T, E = EngineError> = std::result::Result<T, E>;
 
 /// Pipeline counts.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StatusReport {
     /// Where the database lives.
     pub data_dir: String,
@@ -155,7 +155,14 @@ pub struct StatusReport {
     pub due_now: usize,
     /// Touches a human must settle.
     pub in_doubt: usize,
+    /// The next touches the worker will send, earliest first (at most
+    /// [`NEXT_DUE_SHOWN`]); empty from an older server.
+    #[serde(default)]
+    pub next_due: Vec<(Lead, Due)>,
 }
+
+/// How many upcoming touches [`StatusReport::next_due`] lists.
+pub const NEXT_DUE_SHOWN: usize = 5;
 
 /// A lead with its history and next touch, for `show` and the detail view.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -688,7 +695,22 @@ impl Engine {
             by_status,
             due_now: self.store.due_until(self.clock.now(), usize::MAX)?.len(),
             in_doubt: self.store.in_doubt()?.len(),
+            next_due: self.next_due(NEXT_DUE_SHOWN)?,
         })
+    }
+
+    /// The next `limit` touches in the due index with their leads, earliest
+    /// first (reads only the head of the index).
+    fn next_due(&self, limit: usize) -> Result<Vec<(Lead, Due)>> {
+        let mut out = Vec::new();
+        for (_, id, _) in self.store.due_until(DateTime::<Utc>::MAX_UTC, limit)? {
+            if let Some(lead) = self.store.lead(id)?
+                && let Some(due) = lead.next.clone()
+            {
+                out.push((lead, due));
+            }
+        }
+        Ok(out)
     }
 
     /// Records a signal that changes no status by itself (opened, clicked, a note).
