@@ -1,23 +1,7 @@
 //! `nudge doctor` through the real binary: what it says and how it exits
 //! for a config ready to go live, one missing sender keys, and a dry one.
 
-use crate::common::{Env, SENDER_CONFIG, stdout};
-
-/// A sequence whose first touch goes out at once, any day, any hour.
-const NOW: &str = r#"name = "now"
-email_footer = "{{ sender_company }} · reply stop and I will not write again."
-[window]
-days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-start = "00:00"
-end = "24:00"
-
-[[steps]]
-id = "intro"
-delay = "0m"
-channel = "email"
-subject = "A guide for {{ first_name }}"
-body = "Hi {{ first_name }}, book a time: {{ booking_url }}\n-- {{ sender_name }}"
-"#;
+use crate::common::{Env, NOW, SENDER_CONFIG, stdout};
 
 /// Business hours only, Monday to Friday, with an SMS second step.
 const LATER: &str = r#"name = "later"

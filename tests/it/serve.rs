@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use nudge::domain::touch::TouchState;
 use nudge::store::Store;
 
-use crate::common::{Env, SENDER_CONFIG, event_types, stderr};
+use crate::common::{Env, NOW, SENDER_CONFIG, event_types, stderr};
 use crate::smtp_sink::SmtpSink;
 
 /// One email step, any day, any hour: everything imported is due at once.
@@ -531,36 +531,20 @@ fn notes_edits_search_and_stats_work_over_the_socket() {
     assert!(show.contains("company: ``"), "{show}");
 }
 
-/// A first touch that signs with the sender's name and links the booking page.
-const SIGNED: &str = r#"name = "signed"
-email_footer = "Reply stop and I will not write again."
-[window]
-days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-start = "00:00"
-end = "24:00"
-
-[[steps]]
-id = "intro"
-delay = "0m"
-channel = "email"
-subject = "A guide for {{ first_name }}"
-body = "Hi {{ first_name }}, book a time: {{ booking_url }}\n-- {{ sender_name }}"
-"#;
-
 #[test]
 fn serve_refuses_to_send_live_when_a_template_uses_an_unset_sender_key() {
     let sink = SmtpSink::start();
     let env = Env::new();
     let live_without_sender = config(&sink.url(), 1).replace(SENDER_CONFIG, "");
     env.write_config(&live_without_sender);
-    env.write_sequence("signed.toml", SIGNED);
+    env.write_sequence("now.toml", NOW);
     env.add(&[
         "--name",
         "Grace Hopper",
         "--email",
         "grace@lead.test",
         "--sequence",
-        "signed",
+        "now",
     ]);
     let refused = env
         .cmd()
@@ -570,7 +554,7 @@ fn serve_refuses_to_send_live_when_a_template_uses_an_unset_sender_key() {
         .code(1);
     let err = stderr(&refused);
     assert!(err.contains("error: refusing to send live"), "{err}");
-    for named in ["`signed`", "booking_url", "name", "sender_name"] {
+    for named in ["`now`", "booking_url", "name", "sender_name"] {
         assert!(err.contains(named), "names {named}: {err}");
     }
     assert!(
@@ -609,14 +593,14 @@ fn serve_refuses_to_send_live_when_a_template_uses_an_unset_sender_key() {
 fn serve_renders_dry_run_channels_without_sender_keys() {
     let env = Env::new();
     env.write_config("[server]\nlisten = \"\"\n");
-    env.write_sequence("signed.toml", SIGNED);
+    env.write_sequence("now.toml", NOW);
     let id = env.add(&[
         "--name",
         "Grace Hopper",
         "--email",
         "grace@lead.test",
         "--sequence",
-        "signed",
+        "now",
     ]);
     let serve = Serve::start(&env);
     wait_for_socket(&env);
