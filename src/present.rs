@@ -6,11 +6,15 @@
 //! company, fields, message text) can hold terminal escapes: it goes through
 //! [`safe`] or [`safe_multiline`] before it reaches a terminal.
 
+mod log;
+
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use chrono::{DateTime, Duration, Utc};
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+
+pub use log::safe_log_fields;
 
 /// "in 3h", "overdue 10m": how far `at` is from `now`, at a glance.
 pub fn relative(at: DateTime<Utc>, now: DateTime<Utc>) -> String {

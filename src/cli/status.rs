@@ -27,6 +27,12 @@ pub(super) fn status(ctx: &Context_, out: &mut impl Write) -> Result<()> {
             report.in_doubt
         )?;
     }
+    if !report.channels.is_empty() {
+        writeln!(out, "channels")?;
+        for channel in &report.channels {
+            writeln!(out, "  {}", channel.describe())?;
+        }
+    }
     writeln!(
         out,
         "\nnext: `nudge add --name NAME --email EMAIL`, `nudge leads`, `nudge seq preview default`"

@@ -154,13 +154,20 @@ fn hostile_lead_text_never_reaches_the_terminal_raw() {
     for args in [
         vec!["note", id.as_str(), "seen"],
         vec!["mark", id.as_str(), "paused"],
-        vec!["edit", id.as_str(), "--phone", ""],
         vec!["status"],
     ] {
         let out = env.ok(&args);
         assert_terminal_safe(&args.join(" "), &out);
     }
 
+    // An edit refused over the stored name, and an unknown id: errors that
+    // quote a value.
+    let refused = env.run(&["edit", &id, "--phone", ""]);
+    assert_terminal_safe("edit's error", &stderr(&refused));
     let failed = env.run(&["show", "\u{1b}]0;x\u{7}"]).code(1);
     assert_terminal_safe("an error quoting a value", &stderr(&failed));
+
+    let erased = env.ok(&["erase", &id]);
+    assert_terminal_safe("erase", &erased);
+    assert!(erased.contains("Mal\\u{1b}"), "{erased}");
 }

@@ -12,13 +12,17 @@ mod common;
 mod doctor;
 #[path = "support/dovecot.rs"]
 mod dovecot;
+mod fuzz;
 mod hooks;
+mod hostile;
 mod imap;
 mod inbound;
 mod serve;
+mod serve_outage;
 #[path = "support/smtp_sink.rs"]
 mod smtp_sink;
 mod tracking;
 mod tui;
 mod worker;
 mod worker_channels;
+mod worker_health;
