@@ -422,6 +422,24 @@ impl LeadInput {
     /// Validates every field; the first problem found is returned.
     pub fn validate(&self, default_region: Option<&str>) -> Result<ValidLead, LeadError> {
         super::gate::check(self)?;
+        self.parse(default_region)
+    }
+
+    /// Validates an edited lead (`self`, the stored values with the edits
+    /// applied): the gate checks `changed`, the values being written; the
+    /// stored ones were let in when they came, and refusing them would make
+    /// an old lead uneditable (output escapes them). Every field is parsed as
+    /// [`LeadInput::validate`] parses it.
+    pub fn validate_edit(
+        &self,
+        changed: &LeadInput,
+        default_region: Option<&str>,
+    ) -> Result<ValidLead, LeadError> {
+        super::gate::check(changed)?;
+        self.parse(default_region)
+    }
+
+    fn parse(&self, default_region: Option<&str>) -> Result<ValidLead, LeadError> {
         let name = self.name.trim();
         if name.is_empty() {
             return Err(LeadError::MissingName);

@@ -755,10 +755,11 @@ impl Engine {
     }
 
     /// Changes a lead's name, email, phone or company. The result is
-    /// validated as intake would; the email and phone indexes move in the
-    /// same transaction, and a contact that another lead has or that is
-    /// suppressed is refused. Each changed field is recorded as an `Edited`
-    /// event.
+    /// validated as intake would (the gate checks the new values; stored
+    /// ones it would now refuse stay editable); the email and phone indexes
+    /// move in the same transaction, and a contact that another lead has or
+    /// that is suppressed is refused. Each changed field is recorded as an
+    /// `Edited` event.
     pub fn edit(&self, id: LeadId, edit: &LeadEdit) -> Result<Lead> {
         if edit.is_empty() {
             return Err(EngineError::NothingToEdit);
@@ -776,7 +777,15 @@ impl Engine {
                 source: current.source.clone(),
                 ..LeadInput::default()
             };
-            let valid = self.validate(&input)?;
+            let changed = LeadInput {
+                name: edit.name.clone().unwrap_or_default(),
+                email: edit.email.clone(),
+                phone: edit.phone.clone(),
+                company: edit.company.clone(),
+                ..LeadInput::default()
+            };
+            let region = self.settings.default_region.as_deref();
+            let valid = input.validate_edit(&changed, region)?;
             let mut lead = current.clone();
             let mut events = Vec::new();
             let mut change = |field: &str, old: &mut Option<String>, new: Option<String>| {

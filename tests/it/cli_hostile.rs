@@ -160,10 +160,11 @@ fn hostile_lead_text_never_reaches_the_terminal_raw() {
         assert_terminal_safe(&args.join(" "), &out);
     }
 
-    // An edit refused over the stored name, and an unknown id: errors that
-    // quote a value.
-    let refused = env.run(&["edit", &id, "--phone", ""]);
-    assert_terminal_safe("edit's error", &stderr(&refused));
+    // An edit checks only the values it writes: a lead stored before the
+    // gate stays editable, and what the edit prints is escaped.
+    let edited = env.ok(&["edit", &id, "--phone", ""]);
+    assert_terminal_safe("edit", &edited);
+
     let failed = env.run(&["show", "\u{1b}]0;x\u{7}"]).code(1);
     assert_terminal_safe("an error quoting a value", &stderr(&failed));
 

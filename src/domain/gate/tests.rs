@@ -227,3 +227,31 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn an_edit_is_gated_on_what_it_changes() {
+    // Stored before the gate existed: still editable, still shown escaped.
+    let stored = LeadInput {
+        name: "Mal\u{1b}[31m".into(),
+        email: Some("mal@example.com".into()),
+        phone: Some("+14155552671".into()),
+        ..LeadInput::default()
+    };
+    let changed = LeadInput {
+        phone: Some("+14155552671".into()),
+        ..LeadInput::default()
+    };
+    assert!(stored.validate_edit(&changed, None).is_ok());
+    let changed = LeadInput {
+        company: Some("Co\u{1b}[2J".into()),
+        ..LeadInput::default()
+    };
+    let edited = LeadInput {
+        company: changed.company.clone(),
+        ..stored.clone()
+    };
+    assert!(matches!(
+        edited.validate_edit(&changed, None),
+        Err(LeadError::Gate(GateError::Control { .. }))
+    ));
+}
