@@ -66,14 +66,28 @@ pub fn safe_multiline(text: &str) -> Cow<'_, str> {
     escape_where(text, |c| c != '\n' && c != '\t' && is_unsafe_char(c))
 }
 
+/// `text` with every character `unsafe_char` picks written as a Rust-style
+/// `\u{1b}` escape.
 fn escape_where(text: &str, unsafe_char: impl Fn(char) -> bool) -> Cow<'_, str> {
-    if !text.chars().any(&unsafe_char) {
+    replace_where(text, unsafe_char, |out, c| {
+        let _ = write!(out, "\\u{{{:x}}}", c as u32);
+    })
+}
+
+/// `text` with every character `pick` selects replaced by what `escape`
+/// writes; borrowed when none is.
+fn replace_where(
+    text: &str,
+    pick: impl Fn(char) -> bool,
+    escape: impl Fn(&mut String, char),
+) -> Cow<'_, str> {
+    if !text.chars().any(&pick) {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 8);
     for c in text.chars() {
-        if unsafe_char(c) {
-            let _ = write!(out, "\\u{{{:x}}}", c as u32);
+        if pick(c) {
+            escape(&mut out, c);
         } else {
             out.push(c);
         }
@@ -86,20 +100,13 @@ fn escape_where(text: &str, unsafe_char: impl Fn(char) -> bool) -> Cow<'_, str> 
 /// writes DEL, C1 controls and bidi controls as `\u00XX` escapes too. Those
 /// characters only occur inside JSON strings, where the escape is equivalent.
 pub fn safe_json(json: &str) -> Cow<'_, str> {
-    let unsafe_in_json =
-        |c: char| c == '\u{7f}' || ('\u{80}'..='\u{9f}').contains(&c) || is_bidi_control(c);
-    if !json.chars().any(unsafe_in_json) {
-        return Cow::Borrowed(json);
-    }
-    let mut out = String::with_capacity(json.len() + 12);
-    for c in json.chars() {
-        if unsafe_in_json(c) {
+    replace_where(
+        json,
+        |c| c == '\u{7f}' || ('\u{80}'..='\u{9f}').contains(&c) || is_bidi_control(c),
+        |out, c| {
             let _ = write!(out, "\\u{:04x}", c as u32);
-        } else {
-            out.push(c);
-        }
-    }
-    Cow::Owned(out)
+        },
+    )
 }
 
 /// How many terminal columns `text` takes (wide CJK characters take two).

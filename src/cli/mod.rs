@@ -4,6 +4,7 @@
 //! (relative times, cells, terminal-safe lead text) is in [`crate::present`].
 
 mod dev;
+mod doctor;
 mod init;
 mod leads;
 mod seq;
@@ -42,7 +43,7 @@ pub use transfer::{ExportArgs, ImportArgs};
 pub use tui::DemoArgs;
 
 /// Exit code when a command finished but found problems: an import that
-/// rejected rows, a lint that raised warnings.
+/// rejected rows, a lint that raised warnings, a doctor that found a problem.
 const EXIT_PROBLEMS: u8 = 3;
 
 /// nudge follows up with every sales lead automatically.
@@ -89,6 +90,10 @@ pub enum Command {
     Seq(SeqCommand),
     /// Counts by status and what is due.
     Status,
+    /// Check the config before going live: channels, missing settings, when
+    /// the first touch goes out, the next touches due. Exit 3 on a problem
+    /// that would make a live message wrong.
+    Doctor,
     /// Run the engine headless in the foreground (for systemd or tmux):
     /// the worker sends every due touch.
     Serve,
@@ -206,6 +211,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             tui::tui(&ctx)?
         }
         None | Some(Command::Status) => status::status(&ctx, &mut out)?,
+        Some(Command::Doctor) => return doctor::doctor(&ctx, &mut out),
         Some(Command::Demo(args)) => {
             drop(out);
             tui::demo(&ctx, &args)?

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 
 use super::Context_;
+use super::doctor::Checkup;
 use crate::channels::Transports;
 use crate::engine::Engine;
 use crate::engine::worker::{Worker, WorkerOptions};
@@ -96,10 +97,20 @@ pub(super) struct Running {
 }
 
 impl Running {
-    /// Opens the database and starts the services.
+    /// Opens the database and starts the services. `nudge serve` prints
+    /// the doctor's summary first. Neither starts when a sequence's
+    /// templates use a sender setting that is empty on a live channel:
+    /// failing at start, naming the keys, beats a founder's first live
+    /// emails going out with holes (and a held backlog nobody sees).
     pub(super) fn start(ctx: &Context_, owner: Owner) -> Result<Running> {
         let data_dir = &ctx.paths.data_dir;
         let engine = Arc::new(ctx.engine()?);
+        let next_due = engine.status().ok().map(|s| s.next_due);
+        let checkup = Checkup::examine(ctx, engine.catalog(), next_due);
+        if owner == Owner::Serve {
+            checkup.write(ctx, &mut std::io::stderr().lock())?;
+        }
+        checkup.refuse_live_gaps(ctx)?;
         let log = init_logging(data_dir, owner == Owner::Serve)?;
         match owner {
             Owner::Serve => {

@@ -108,6 +108,59 @@ fn contains_any<'a>(text: &str, phrases: &[&'a str]) -> Option<&'a str> {
     phrases.iter().copied().find(|p| lower.contains(p))
 }
 
+/// A sender variable a sequence's templates use while its `[sender]` key is
+/// unset or blank: every message that uses it renders with a hole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SenderGap {
+    /// The template variable, e.g. `booking_url`.
+    pub variable: &'static str,
+    /// The `[sender]` key that sets it, e.g. `booking_url`.
+    pub key: &'static str,
+    /// The channels of the steps that use it, in step order, without repeats.
+    pub channels: Vec<Channel>,
+}
+
+/// The sender variables that `seq`'s templates use, on steps whose channel
+/// `counts`, while `sender` leaves them empty. The sequence's email footer
+/// counts for its email steps.
+pub fn sender_gaps(
+    seq: &Sequence,
+    sender: &Sender,
+    counts: impl Fn(Channel) -> bool,
+) -> Vec<SenderGap> {
+    let mut gaps = Vec::new();
+    for (variable, value, key) in [
+        ("sender_name", &sender.name, "name"),
+        ("sender_company", &sender.company, "company"),
+        ("booking_url", &sender.booking_url, "booking_url"),
+    ] {
+        if !value.trim().is_empty() {
+            continue;
+        }
+        let mut channels = Vec::new();
+        for step in seq.steps.iter().filter(|s| counts(s.channel)) {
+            let footer = match step.channel {
+                Channel::Email => seq.email_footer.as_deref().unwrap_or(""),
+                _ => "",
+            };
+            let uses = [step.subject.as_deref().unwrap_or(""), &step.body, footer]
+                .iter()
+                .any(|text| text.contains(variable));
+            if uses && !channels.contains(&step.channel) {
+                channels.push(step.channel);
+            }
+        }
+        if !channels.is_empty() {
+            gaps.push(SenderGap {
+                variable,
+                key,
+                channels,
+            });
+        }
+    }
+    gaps
+}
+
 /// Checks copy and cadence; `sample` is rendered to measure SMS length.
 pub fn lint(seq: &Sequence, sample: &Lead, sender: &Sender) -> Vec<LintWarning> {
     let mut out = Vec::new();
@@ -131,25 +184,14 @@ pub fn lint(seq: &Sequence, sample: &Lead, sender: &Sender) -> Vec<LintWarning> 
             ),
         );
     }
-    let sources: String = seq
-        .steps
-        .iter()
-        .flat_map(|s| [s.subject.as_deref().unwrap_or(""), s.body.as_str()])
-        .chain(seq.email_footer.as_deref())
-        .collect();
-    for (variable, value, key) in [
-        ("sender_name", &sender.name, "name"),
-        ("sender_company", &sender.company, "company"),
-        ("booking_url", &sender.booking_url, "booking_url"),
-    ] {
-        if value.trim().is_empty() && sources.contains(variable) {
-            warn(
-                None,
-                format!(
-                    "templates use {variable} but [sender] {key} is not set in the config; it renders empty"
-                ),
-            );
-        }
+    for gap in sender_gaps(seq, sender, |_| true) {
+        warn(
+            None,
+            format!(
+                "templates use {} but [sender] {} is not set in the config; it renders empty",
+                gap.variable, gap.key
+            ),
+        );
     }
     let footer_opts_out = seq
         .email_footer
@@ -270,5 +312,49 @@ body = "{{ first_name }}, here is a very long text that goes on and on about our
         );
         assert!(text.iter().any(|m| m.contains("2 steps")), "{text:?}");
         assert!(text.iter().any(|m| m.contains("span 1.0 days")), "{text:?}");
+    }
+
+    #[test]
+    fn sender_gaps_name_the_keys_and_the_channels_that_use_them() {
+        let src = r#"
+email_footer = "{{ sender_company }} · reply stop to opt out"
+[[steps]]
+id = "a"
+delay = "0m"
+channel = "email"
+subject = "Hello"
+body = "Book here: {{ booking_url }}"
+[[steps]]
+id = "b"
+delay = "1d"
+channel = "sms"
+body = "{{ sender_name }} here"
+"#;
+        let seq = Sequence::parse("t.toml", src, "t").unwrap();
+        let empty = Sender::default();
+        let all = sender_gaps(&seq, &empty, |_| true);
+        let named: Vec<(&str, Vec<Channel>)> =
+            all.iter().map(|g| (g.key, g.channels.clone())).collect();
+        assert_eq!(
+            named,
+            vec![
+                ("name", vec![Channel::Sms]),
+                ("company", vec![Channel::Email]),
+                ("booking_url", vec![Channel::Email]),
+            ]
+        );
+        let email_only = sender_gaps(&seq, &empty, |c| c == Channel::Email);
+        assert_eq!(email_only.len(), 2, "{email_only:?}");
+        let full = Sender {
+            name: "Sam".into(),
+            company: "Acme".into(),
+            booking_url: "https://cal.example.com".into(),
+        };
+        assert!(sender_gaps(&seq, &full, |_| true).is_empty());
+        let blank = Sender {
+            name: "  ".into(),
+            ..full
+        };
+        assert_eq!(sender_gaps(&seq, &blank, |_| true)[0].key, "name");
     }
 }

@@ -7,7 +7,7 @@ mod read;
 pub mod worker;
 
 pub use health::{ChannelAlert, ChannelAlertKind, ChannelStatus, Notification};
-pub use read::{BoardCard, LeadView, StatusReport};
+pub use read::{BoardCard, LeadView, NEXT_DUE_SHOWN, StatusReport};
 
 use std::sync::{Arc, Mutex};
 

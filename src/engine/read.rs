@@ -2,6 +2,8 @@
 //! search, pipeline counts and the Stats screen's numbers. Nothing here
 //! writes.
 
+use chrono::{DateTime, Utc};
+
 use super::{ChannelStatus, Engine, Result};
 use crate::domain::event::Event;
 use crate::domain::lead::{Due, Lead, LeadId, Stage};
@@ -13,7 +15,7 @@ use crate::domain::touch::{Touch, TouchState};
 use crate::store::{BoardFilter, ListFilter};
 
 /// Pipeline counts.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StatusReport {
     /// Where the database lives.
     pub data_dir: String,
@@ -27,7 +29,14 @@ pub struct StatusReport {
     /// the TUI); empty otherwise, and from an older server.
     #[serde(default)]
     pub channels: Vec<ChannelStatus>,
+    /// The next touches the worker will send, earliest first (at most
+    /// [`NEXT_DUE_SHOWN`]); empty from an older server.
+    #[serde(default)]
+    pub next_due: Vec<(Lead, Due)>,
 }
+
+/// How many upcoming touches [`StatusReport::next_due`] lists.
+pub const NEXT_DUE_SHOWN: usize = 5;
 
 /// A lead with its history and next touch, for `show` and the detail view.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -155,7 +164,22 @@ impl Engine {
             due_now: self.store.due_until(self.clock.now(), usize::MAX)?.len(),
             in_doubt: self.store.in_doubt()?.len(),
             channels: self.channel_health(),
+            next_due: self.next_due(NEXT_DUE_SHOWN)?,
         })
+    }
+
+    /// The next `limit` touches in the due index with their leads, earliest
+    /// first (reads only the head of the index).
+    fn next_due(&self, limit: usize) -> Result<Vec<(Lead, Due)>> {
+        let mut out = Vec::new();
+        for (_, id, _) in self.store.due_until(DateTime::<Utc>::MAX_UTC, limit)? {
+            if let Some(lead) = self.store.lead(id)?
+                && let Some(due) = lead.next.clone()
+            {
+                out.push((lead, due));
+            }
+        }
+        Ok(out)
     }
 
     /// Up to `limit` leads whose name, email or company contains `query`,

@@ -167,4 +167,8 @@ fn hostile_lead_text_never_reaches_the_terminal_raw() {
 
     let failed = env.run(&["show", "\u{1b}]0;x\u{7}"]).code(1);
     assert_terminal_safe("an error quoting a value", &stderr(&failed));
+
+    let erased = env.ok(&["erase", &id]);
+    assert_terminal_safe("erase", &erased);
+    assert!(erased.contains("Mal\\u{1b}"), "{erased}");
 }

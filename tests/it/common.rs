@@ -38,6 +38,23 @@ subject = "Good talking, {{ first_name }}"
 body = "Thanks for the call. Reply stop and I will not write again."
 "#;
 
+/// A sequence whose first touch goes out at once, any day, any hour, and
+/// uses every sender variable (name, company, booking link).
+pub const NOW: &str = r#"name = "now"
+email_footer = "{{ sender_company }} · reply stop and I will not write again."
+[window]
+days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+start = "00:00"
+end = "24:00"
+
+[[steps]]
+id = "intro"
+delay = "0m"
+channel = "email"
+subject = "A guide for {{ first_name }}"
+body = "Hi {{ first_name }}, book a time: {{ booking_url }}\n-- {{ sender_name }}"
+"#;
+
 /// One isolated nudge installation: `config/config.toml`, `config/sequences/`
 /// and `data/` inside a fresh temporary directory, which is also the working
 /// directory (so the repository's `./sequences` is never picked up).

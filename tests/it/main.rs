@@ -9,6 +9,7 @@ mod cli_import;
 mod cli_mark;
 mod cli_seq;
 mod common;
+mod doctor;
 #[path = "support/dovecot.rs"]
 mod dovecot;
 mod fuzz;

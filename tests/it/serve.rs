@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use nudge::domain::touch::TouchState;
 use nudge::store::Store;
 
-use crate::common::Env;
+use crate::common::{Env, NOW, SENDER_CONFIG, event_types, stderr};
 use crate::smtp_sink::SmtpSink;
 
 /// One email step, any day, any hour: everything imported is due at once.
@@ -31,7 +31,8 @@ body = "Hi {{ first_name }}, here is the guide you asked for."
 
 fn config(smtp_url: &str, concurrency: u32) -> String {
     format!(
-        r#"[email]
+        r#"{SENDER_CONFIG}
+[email]
 smtp_url = "{smtp_url}"
 from = "Sam Seller <sam@example.com>"
 postal_address = "Acme Tools, 1 Main St, Springfield"
@@ -528,4 +529,90 @@ fn notes_edits_search_and_stats_work_over_the_socket() {
     let show = env.ok(&["show", &ada]);
     assert!(show.contains("note: met at the fair"), "{show}");
     assert!(show.contains("company: ``"), "{show}");
+}
+
+#[test]
+fn serve_refuses_to_send_live_when_a_template_uses_an_unset_sender_key() {
+    let sink = SmtpSink::start();
+    let env = Env::new();
+    let live_without_sender = config(&sink.url(), 1).replace(SENDER_CONFIG, "");
+    env.write_config(&live_without_sender);
+    env.write_sequence("now.toml", NOW);
+    env.add(&[
+        "--name",
+        "Grace Hopper",
+        "--email",
+        "grace@lead.test",
+        "--sequence",
+        "now",
+    ]);
+    let refused = env
+        .cmd()
+        .arg("serve")
+        .timeout(Duration::from_secs(60))
+        .assert()
+        .code(1);
+    let err = stderr(&refused);
+    assert!(err.contains("error: refusing to send live"), "{err}");
+    for named in ["`now`", "booking_url", "name", "sender_name"] {
+        assert!(err.contains(named), "names {named}: {err}");
+    }
+    assert!(
+        err.contains(&env.config_file().display().to_string()),
+        "names the config file: {err}"
+    );
+    assert!(
+        err.contains("Problems"),
+        "prints the doctor's summary first: {err}"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        sink.messages().is_empty(),
+        "nothing reached the SMTP server"
+    );
+    let lead = &env.leads()[0];
+    assert_eq!(
+        lead["next"]["step_id"], "intro",
+        "the touch is still due: {lead}"
+    );
+
+    // With the sender set, the same touch goes out, complete.
+    env.write_config(&config(&sink.url(), 1));
+    let serve = Serve::start(&env);
+    let mail = sink.wait_for_messages(1, Duration::from_secs(60));
+    serve.stop();
+    let body = mail[0].body();
+    assert!(
+        body.contains("book a time: https://nudge.example.com/c/"),
+        "the booking link (as a tracked redirect) is there: {body}"
+    );
+    assert!(body.contains("-- Sam Seller"), "{body}");
+}
+
+#[test]
+fn serve_renders_dry_run_channels_without_sender_keys() {
+    let env = Env::new();
+    env.write_config("[server]\nlisten = \"\"\n");
+    env.write_sequence("now.toml", NOW);
+    let id = env.add(&[
+        "--name",
+        "Grace Hopper",
+        "--email",
+        "grace@lead.test",
+        "--sequence",
+        "now",
+    ]);
+    let serve = Serve::start(&env);
+    wait_for_socket(&env);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !event_types(&env.show(&id)["events"]).contains(&"touch_sent".to_string()) {
+        assert!(
+            Instant::now() < deadline,
+            "dry run did not record the touch"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    serve.stop();
+    let show = env.ok(&["show", &id]);
+    assert!(show.contains("sent intro (email) [dry-run]"), "{show}");
 }

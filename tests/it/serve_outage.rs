@@ -16,7 +16,7 @@ use nudge::domain::event::EventKind;
 use nudge::domain::touch::TouchState;
 use nudge::store::Store;
 
-use crate::common::Env;
+use crate::common::{Env, SENDER_CONFIG};
 use crate::serve::{Serve, received, wait_for_socket, wait_until_quiet};
 use crate::smtp_sink::{SmtpSink, free_port};
 
@@ -87,7 +87,8 @@ fn an_smtp_outage_with_a_kill_9_costs_no_touch_and_alerts_down_and_back_once() {
     let port = free_port();
     let env = Env::new();
     env.write_config(&format!(
-        r#"[email]
+        r#"{SENDER_CONFIG}
+[email]
 smtp_url = "smtp://127.0.0.1:{port}?tls=none"
 from = "Sam Seller <sam@example.com>"
 postal_address = "Acme Tools, 1 Main St, Springfield"
