@@ -273,6 +273,15 @@ impl<R: Read> Read for LineStarts<R> {
     }
 }
 
+/// Takes off the `'` that `nudge export` puts before a cell starting with a
+/// spreadsheet formula trigger, so an export re-imports as it was.
+fn unquote_formula(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(['=', '+', '-', '@', '\t', '\r']) => rest,
+        _ => cell,
+    }
+}
+
 /// Imports CSV from `reader`. `file` labels errors and the default source.
 /// Every stored lead is durable when this returns.
 pub fn import_csv(
@@ -330,6 +339,7 @@ pub fn import_csv(
                 continue;
             }
         };
+        let cells: csv::StringRecord = cells.iter().map(unquote_formula).collect();
         let mut input = mapping.row(&cells, file);
         if options.source.is_some() || input.source.is_empty() {
             input.source = default_source.clone();
@@ -430,6 +440,14 @@ mod tests {
         assert_eq!(classify("Account Name"), Column::Company);
         assert_eq!(classify("Time Zone"), Column::TimeZone);
         assert_eq!(classify("Industry"), Column::Field);
+    }
+
+    #[test]
+    fn export_quoting_is_undone() {
+        assert_eq!(unquote_formula("'+14155552671"), "+14155552671");
+        assert_eq!(unquote_formula("'=1+1"), "=1+1");
+        assert_eq!(unquote_formula("'quoted'"), "'quoted'");
+        assert_eq!(unquote_formula("O'Brien"), "O'Brien");
     }
 
     #[test]

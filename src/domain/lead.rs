@@ -288,6 +288,9 @@ pub enum LeadError {
     /// A custom field given without `=`.
     #[error("invalid field `{0}`: expected KEY=VALUE")]
     Field(String),
+    /// Refused at the gate: control characters, bidi controls, lengths.
+    #[error(transparent)]
+    Gate(#[from] super::gate::GateError),
 }
 
 /// Lower-cases and validates an email address.
@@ -397,7 +400,7 @@ impl LeadInput {
     /// Every problem with the input, by field name, for answers that name
     /// each bad field at once (the intake API).
     pub fn problems(&self, default_region: Option<&str>) -> Vec<(&'static str, LeadError)> {
-        let mut out = Vec::new();
+        let mut out = super::gate::problems(self);
         if self.name.trim().is_empty() {
             out.push(("name", LeadError::MissingName));
         }
@@ -413,11 +416,30 @@ impl LeadInput {
         if let Some(Err(e)) = non_empty(&self.tz).map(parse_tz) {
             out.push(("tz", e));
         }
-        out
+        super::gate::first_per_field(out)
     }
 
     /// Validates every field; the first problem found is returned.
     pub fn validate(&self, default_region: Option<&str>) -> Result<ValidLead, LeadError> {
+        super::gate::check(self)?;
+        self.parse(default_region)
+    }
+
+    /// Validates an edited lead (`self`, the stored values with the edits
+    /// applied): the gate checks `changed`, the values being written; the
+    /// stored ones were let in when they came, and refusing them would make
+    /// an old lead uneditable (output escapes them). Every field is parsed as
+    /// [`LeadInput::validate`] parses it.
+    pub fn validate_edit(
+        &self,
+        changed: &LeadInput,
+        default_region: Option<&str>,
+    ) -> Result<ValidLead, LeadError> {
+        super::gate::check(changed)?;
+        self.parse(default_region)
+    }
+
+    fn parse(&self, default_region: Option<&str>) -> Result<ValidLead, LeadError> {
         let name = self.name.trim();
         if name.is_empty() {
             return Err(LeadError::MissingName);

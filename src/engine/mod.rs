@@ -2,7 +2,10 @@
 //! atomic, flushed store writes. The CLI calls these today; the worker and
 //! the `EngineHandle` socket will call the same ones.
 
+mod health;
 pub mod worker;
+
+pub use health::{ChannelAlert, ChannelAlertKind, ChannelStatus, Notification};
 
 use std::sync::{Arc, Mutex};
 
@@ -15,7 +18,7 @@ use crate::domain::event::{AlertKind, Event, EventKind};
 use crate::domain::lead::{Due, Lead, LeadError, LeadId, LeadInput, Stage, ValidLead};
 use crate::domain::mark::{LeadUpdate, Mark, MarkContext, MarkError, decide, reschedule};
 use crate::domain::render::{Message, RenderError, Sender, render_step};
-use crate::domain::rules::{Signal, SignalContext, on_signal};
+use crate::domain::rules::{DEFAULT_HOT_THRESHOLD, Signal, SignalContext, on_signal};
 use crate::domain::schedule::{PlannedTouch, calendar};
 use crate::domain::sequence::{Channel, Sequence};
 use crate::domain::stats::{ChannelToday, Stats, StatsBuilder};
@@ -155,6 +158,10 @@ pub struct StatusReport {
     pub due_now: usize,
     /// Touches a human must settle.
     pub in_doubt: usize,
+    /// Each channel's health, when the engine runs a worker (`nudge serve`,
+    /// the TUI); empty otherwise, and from an older server.
+    #[serde(default)]
+    pub channels: Vec<ChannelStatus>,
 }
 
 /// A lead with its history and next touch, for `show` and the detail view.
@@ -180,6 +187,10 @@ pub struct BoardCard {
     pub in_doubt: bool,
     /// A touch failed for good.
     pub failed: bool,
+    /// The channel of a touch being sent right now (claimed, not settled):
+    /// the lead's next touch is cleared while it goes out.
+    #[serde(default)]
+    pub sending: Option<crate::domain::sequence::Channel>,
 }
 
 /// What a decision inside [`Engine::update`] may look at.
@@ -238,7 +249,10 @@ pub struct Engine {
     hot_threshold: u32,
     /// Alerts for the webhooks; a broadcast so a slow receiver lags instead
     /// of slowing the engine, and sending with no receiver costs nothing.
-    alerts: broadcast::Sender<Alert>,
+    alerts: broadcast::Sender<Notification>,
+    /// Each channel's health as the worker last published it; a mutex
+    /// because status reads are rare and the value is small.
+    channel_health: Mutex<Vec<health::ChannelStatus>>,
     /// Daily send caps per channel (`[email] daily_cap`, `[sms] daily_cap`),
     /// for the Stats screen; the worker enforces them.
     daily_caps: Vec<(Channel, u64)>,
@@ -257,9 +271,6 @@ pub struct Alert {
     /// The event's own words (bounce reason, hot score…).
     pub detail: String,
 }
-
-/// The hot threshold when the config sets none.
-pub const DEFAULT_HOT_THRESHOLD: u32 = 5;
 
 /// What changed, for subscribers that keep a view up to date.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -328,6 +339,7 @@ impl Engine {
             changes: broadcast::channel(1024).0,
             hot_threshold: DEFAULT_HOT_THRESHOLD,
             alerts: broadcast::channel(256).0,
+            channel_health: Mutex::new(Vec::new()),
             daily_caps: Vec::new(),
         }
     }
@@ -364,7 +376,7 @@ impl Engine {
     }
 
     /// Subscribes to alerts (reply, booking, hot, bounce, in doubt).
-    pub fn subscribe_alerts(&self) -> broadcast::Receiver<Alert> {
+    pub fn subscribe_alerts(&self) -> broadcast::Receiver<Notification> {
         self.alerts.subscribe()
     }
 
@@ -563,12 +575,12 @@ impl Engine {
         for event in events {
             if let Some(kind) = event.alert() {
                 // A send error only means nobody listens any more.
-                let _ = self.alerts.send(Alert {
+                let _ = self.alerts.send(Notification::Lead(Box::new(Alert {
                     kind,
                     lead: lead.clone(),
                     at,
                     detail: event.describe(),
-                });
+                })));
             }
         }
     }
@@ -674,6 +686,10 @@ impl Engine {
                 Ok(BoardCard {
                     in_doubt: has(TouchState::InDoubt),
                     failed: has(TouchState::Failed),
+                    sending: touches
+                        .iter()
+                        .find(|t| t.state == TouchState::Sending)
+                        .map(|t| t.channel),
                     lead,
                 })
             })
@@ -691,6 +707,7 @@ impl Engine {
             by_status,
             due_now: self.store.due_until(self.clock.now(), usize::MAX)?.len(),
             in_doubt: self.store.in_doubt()?.len(),
+            channels: self.channel_health(),
         })
     }
 
@@ -716,10 +733,11 @@ impl Engine {
     }
 
     /// Changes a lead's name, email, phone or company. The result is
-    /// validated as intake would; the email and phone indexes move in the
-    /// same transaction, and a contact that another lead has or that is
-    /// suppressed is refused. Each changed field is recorded as an `Edited`
-    /// event.
+    /// validated as intake would (the gate checks the new values; stored
+    /// ones it would now refuse stay editable); the email and phone indexes
+    /// move in the same transaction, and a contact that another lead has or
+    /// that is suppressed is refused. Each changed field is recorded as an
+    /// `Edited` event.
     pub fn edit(&self, id: LeadId, edit: &LeadEdit) -> Result<Lead> {
         if edit.is_empty() {
             return Err(EngineError::NothingToEdit);
@@ -737,7 +755,15 @@ impl Engine {
                 source: current.source.clone(),
                 ..LeadInput::default()
             };
-            let valid = self.validate(&input)?;
+            let changed = LeadInput {
+                name: edit.name.clone().unwrap_or_default(),
+                email: edit.email.clone(),
+                phone: edit.phone.clone(),
+                company: edit.company.clone(),
+                ..LeadInput::default()
+            };
+            let region = self.settings.default_region.as_deref();
+            let valid = input.validate_edit(&changed, region)?;
             let mut lead = current.clone();
             let mut events = Vec::new();
             let mut change = |field: &str, old: &mut Option<String>, new: Option<String>| {

@@ -1,29 +1,29 @@
-//! Rendering. [`render`] takes one [`ViewContext`] holding everything a
-//! frame needs and hands ratatui only what is visible: the cards of the
-//! columns on screen, never a whole column.
+//! The frame. [`render`] takes one [`ViewContext`] holding everything a
+//! frame needs, draws the title and footer, lets the screen in front draw
+//! the body (each hands ratatui only what is visible), then the toasts and
+//! the open popup on top.
 
-use chrono::{DateTime, Duration, Utc};
+use crate::domain::breaker::Health;
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::{Modifier, Style};
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{
-    Bar, BarChart, BarGroup, Block, Borders, Clear, Paragraph, Sparkline, Wrap,
-};
+use ratatui::widgets::{Block, Paragraph, Wrap};
 
-use super::app::{
-    ActivityLog, App, BoardState, CARD_HEIGHT, Column, DONE_STAGES, DetailState, Dialog,
-    FilterChoice, SEARCH_LIMIT, SNOOZE_CHOICES, Screen, SearchState, StatsState, ToastKind, Toasts,
-    UserZone,
-};
-use super::form::FormState;
+use super::app::{App, Dialog, UserZone};
 use super::keys::{Action, KeyMap};
+use super::popups;
+use super::screens::Screen;
+use super::screens::activity::{self, ActivityLog};
+use super::screens::board::{self, BoardState};
+use super::screens::detail::{self, DetailState};
+use super::screens::search::{self, SearchState};
+use super::screens::stats::{self, StatsState};
 use super::theme::Theme;
-use crate::domain::event::EventKind;
-use crate::domain::lead::Lead;
-use crate::engine::BoardCard;
-use crate::present::{self, relative};
+use super::widgets::toast::{self, Toasts};
+use crate::present;
 
 /// The smallest terminal the layout supports.
 pub const MIN_SIZE: (u16, u16) = (80, 24);
@@ -60,6 +60,8 @@ pub struct ViewContext<'a> {
     pub search: &'a SearchState,
     /// The database is still opening.
     pub opening: bool,
+    /// Each channel's health; a down or paused one shows in the title.
+    pub channels: &'a [crate::engine::ChannelStatus],
 }
 
 impl<'a> ViewContext<'a> {
@@ -81,6 +83,7 @@ impl<'a> ViewContext<'a> {
             stats: &app.stats,
             search: &app.search,
             opening: app.opening,
+            channels: &app.channels,
         }
     }
 }
@@ -108,15 +111,15 @@ pub fn render(frame: &mut Frame, ctx: &ViewContext) {
     render_title(frame, title, ctx);
     match ctx.screen {
         _ if ctx.opening => render_opening(frame, body, ctx),
-        Screen::Board => render_board(frame, body, ctx),
-        Screen::Activity => render_activity(frame, body, ctx),
-        Screen::Stats => render_stats(frame, body, ctx),
-        Screen::Search => render_search(frame, body, ctx),
-        Screen::Detail => render_detail(frame, body, ctx),
+        Screen::Board => board::render(frame, body, ctx),
+        Screen::Activity => activity::render(frame, body, ctx),
+        Screen::Stats => stats::render(frame, body, ctx),
+        Screen::Search => search::render(frame, body, ctx),
+        Screen::Detail => detail::render(frame, body, ctx),
     }
     render_footer(frame, footer, ctx);
-    render_toasts(frame, body, ctx);
-    render_dialog(frame, area, ctx);
+    toast::render(frame, body, ctx.toasts, ctx.theme);
+    popups::render(frame, area, ctx);
 }
 
 fn render_title(frame: &mut Frame, area: Rect, ctx: &ViewContext) {
@@ -130,19 +133,35 @@ fn render_title(frame: &mut Frame, area: Rect, ctx: &ViewContext) {
         Screen::Detail => "lead",
     };
     let source = match &ctx.board.source {
-        Some(source) => format!(" · source {source}"),
+        Some(source) => format!(" · source {}", present::safe(source)),
         None => String::new(),
     };
-    let left = Line::from(vec![
+    let mut spans = vec![
         Span::styled(" nudge ", Style::default().fg(t.background).bg(t.accent)),
         Span::styled(
             format!(
                 " {screen} · {}{source} · {total} leads · {}",
-                ctx.board.sequence, ctx.mode
+                present::safe(&ctx.board.sequence),
+                ctx.mode
             ),
             Style::default().fg(t.text),
         ),
-    ]);
+    ];
+    // A channel that holds touches back is the founder's business at once.
+    for channel in ctx.channels.iter().filter(|c| c.health.is_holding()) {
+        let what = match channel.health {
+            Health::Paused { .. } => "paused: check credentials",
+            _ => "down",
+        };
+        spans.push(Span::styled(
+            format!(
+                " · {} {what} ({} waiting)",
+                channel.channel, channel.waiting
+            ),
+            Style::default().fg(t.overdue),
+        ));
+    }
+    let left = Line::from(spans);
     let right = format!("{} ", format_user(ctx.now, ctx.user_zone, "%a %H:%M %Z"));
     frame.render_widget(Paragraph::new(left), area);
     frame.render_widget(
@@ -209,656 +228,12 @@ fn render_footer(frame: &mut Frame, area: Rect, ctx: &ViewContext) {
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
-fn render_board(frame: &mut Frame, area: Rect, ctx: &ViewContext) {
-    let board = ctx.board;
-    let visible = board.visible();
-    let n = visible.len().max(1) as u32;
-    let constraints = vec![Constraint::Ratio(1, n); visible.len()];
-    let areas = Layout::horizontal(constraints).split(area);
-    for (slot, index) in visible.clone().enumerate() {
-        render_column(frame, areas[slot], ctx, index);
-    }
-    // Arrows when columns are off screen.
-    let t = ctx.theme;
-    let style = Style::default().fg(t.accent);
-    if visible.start > 0 {
-        frame.render_widget(
-            Paragraph::new(format!("◀{}", visible.start)).style(style),
-            Rect {
-                width: 4,
-                height: 1,
-                ..area
-            },
-        );
-    }
-    let after = board.columns.len() - visible.end;
-    if after > 0 {
-        frame.render_widget(
-            Paragraph::new(format!("{after}▶"))
-                .style(style)
-                .right_aligned(),
-            Rect {
-                x: area.right().saturating_sub(4),
-                width: 4,
-                height: 1,
-                ..area
-            },
-        );
-    }
-}
-
-fn render_column(frame: &mut Frame, area: Rect, ctx: &ViewContext, index: usize) {
-    let t = ctx.theme;
-    let board = ctx.board;
-    let column = &board.columns[index];
-    let focused = index == board.focus;
-    let inner = Rect {
-        x: area.x + 1,
-        width: area.width.saturating_sub(2),
-        ..area
-    };
-    let mut header_style = Style::default()
-        .fg(t.column_header)
-        .add_modifier(Modifier::BOLD);
-    if focused {
-        header_style = header_style.add_modifier(Modifier::UNDERLINED);
-    }
-    let fold = if column.done {
-        if board.done_collapsed { " ▸" } else { " ▾" }
-    } else {
-        ""
-    };
-    let header = Line::from(vec![
-        Span::styled(column.title.clone(), header_style),
-        Span::styled(
-            format!(" {}{fold}", column.count),
-            Style::default().fg(t.muted),
-        ),
-    ]);
-    frame.render_widget(
-        Paragraph::new(header).centered(),
-        Rect { height: 1, ..inner },
-    );
-    let rule = "─".repeat(usize::from(inner.width));
-    frame.render_widget(
-        Paragraph::new(rule).style(Style::default().fg(if focused { t.accent } else { t.muted })),
-        Rect {
-            y: inner.y + 1,
-            height: 1,
-            ..inner
-        },
-    );
-    let cards_area = Rect {
-        y: inner.y + 2,
-        height: inner.height.saturating_sub(2),
-        ..inner
-    };
-    if !board.shows_cards(index) {
-        render_done_summary(frame, cards_area, ctx);
-        return;
-    }
-    if column.count == 0 {
-        frame.render_widget(
-            Paragraph::new("—")
-                .centered()
-                .style(Style::default().fg(t.muted)),
-            Rect {
-                height: 1,
-                ..cards_area
-            },
-        );
-        return;
-    }
-    let end = (column.scroll + board.rows).min(column.count);
-    for (slot, at) in (column.scroll..end).enumerate() {
-        let y = cards_area.y + slot as u16 * CARD_HEIGHT;
-        if y + CARD_HEIGHT - 1 > cards_area.bottom() {
-            break;
-        }
-        let card_area = Rect {
-            y,
-            height: CARD_HEIGHT - 1,
-            ..cards_area
-        };
-        let selected = focused && at == column.cursor;
-        render_card(frame, card_area, ctx, column, at, selected);
-    }
-    if end < column.count {
-        let more = format!("↓ {} more", column.count - end);
-        frame.render_widget(
-            Paragraph::new(more)
-                .right_aligned()
-                .style(Style::default().fg(t.muted)),
-            Rect {
-                y: cards_area.bottom().saturating_sub(1),
-                height: 1,
-                ..cards_area
-            },
-        );
-    }
-}
-
-fn render_done_summary(frame: &mut Frame, area: Rect, ctx: &ViewContext) {
-    let t = ctx.theme;
-    let lines: Vec<Line> = DONE_STAGES
-        .iter()
-        .map(|stage| {
-            let n = ctx
-                .board
-                .stage_counts
-                .iter()
-                .find(|(s, _)| s == stage)
-                .map_or(0, |(_, n)| *n);
-            Line::from(vec![
-                Span::styled(format!("{stage:<10}"), Style::default().fg(t.muted)),
-                Span::styled(format!("{n:>6}"), Style::default().fg(t.text)),
-            ])
-        })
-        .chain(std::iter::once(Line::from(Span::styled(
-            match ctx.keys.key_for(Action::ToggleDone) {
-                Some(k) => format!("{k} to unfold"),
-                None => String::new(),
-            },
-            Style::default().fg(t.muted),
-        ))))
-        .collect();
-    frame.render_widget(Paragraph::new(lines), area);
-}
-
-fn render_card(
-    frame: &mut Frame,
-    area: Rect,
-    ctx: &ViewContext,
-    column: &Column,
-    at: usize,
-    selected: bool,
-) {
-    let t = ctx.theme;
-    let bg = if selected { t.selected } else { t.card };
-    let block = Block::default().style(Style::default().bg(bg));
-    frame.render_widget(block, area);
-    let Some(BoardCard {
-        lead,
-        in_doubt,
-        failed,
-    }) = column.card(at)
-    else {
-        frame.render_widget(
-            Paragraph::new("…").style(Style::default().fg(t.muted).bg(bg)),
-            area,
-        );
-        return;
-    };
-    let mut name = vec![];
-    if lead.hot {
-        name.push(Span::styled("★ ", Style::default().fg(t.hot)));
-    }
-    if *failed {
-        name.push(Span::styled("✗ ", Style::default().fg(t.error)));
-    }
-    if *in_doubt {
-        name.push(Span::styled("? ", Style::default().fg(t.error)));
-    }
-    name.push(Span::styled(
-        lead.name.clone(),
-        Style::default().fg(t.text).add_modifier(Modifier::BOLD),
-    ));
-    let company = Span::styled(
-        lead.company.clone().unwrap_or_default(),
-        Style::default().fg(t.muted),
-    );
-    let lines = vec![
-        Line::from(name),
-        Line::from(company),
-        next_line(lead, ctx.now, t),
-    ];
-    frame.render_widget(Paragraph::new(lines).style(Style::default().bg(bg)), area);
-}
-
-/// "email · in 3h", coloured by urgency; a stopped lead shows its status.
-fn next_line(lead: &Lead, now: DateTime<Utc>, t: &Theme) -> Line<'static> {
-    match &lead.next {
-        Some(next) if next.awaiting_human => Line::from(Span::styled(
-            format!("{} · your turn", next.channel),
-            Style::default().fg(t.due_soon),
-        )),
-        Some(next) => {
-            let colour = if next.at <= now {
-                t.overdue
-            } else if next.at - now < Duration::hours(1) {
-                t.due_soon
-            } else {
-                t.muted
-            };
-            Line::from(Span::styled(
-                format!("{} · {}", next.channel, relative(next.at, now)),
-                Style::default().fg(colour),
-            ))
-        }
-        None => Line::from(Span::styled(
-            format!("{} · {}", lead.status, ago(lead.updated_at, now)),
-            Style::default().fg(t.muted),
-        )),
-    }
-}
-
-/// "3h ago", for a past instant.
-fn ago(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
-    match relative(at, now).strip_prefix("overdue ") {
-        Some(span) => format!("{span} ago"),
-        None => "just now".to_string(),
-    }
-}
-
-fn format_user(at: DateTime<Utc>, zone: UserZone, format: &str) -> String {
+/// `at` in "your" zone, as `format` says.
+pub fn format_user(at: DateTime<Utc>, zone: UserZone, format: &str) -> String {
     match zone {
         UserZone::Local => at.with_timezone(&chrono::Local).format(format).to_string(),
         UserZone::Named(tz) => at.with_timezone(&tz).format(format).to_string(),
     }
-}
-
-fn render_detail(frame: &mut Frame, area: Rect, ctx: &ViewContext) {
-    let t = ctx.theme;
-    let block = Block::default()
-        .borders(Borders::TOP)
-        .border_style(Style::default().fg(t.muted));
-    let Some(view) = &ctx.detail.view else {
-        frame.render_widget(
-            Paragraph::new("loading…")
-                .block(block)
-                .style(Style::default().fg(t.muted)),
-            area,
-        );
-        return;
-    };
-    let lead = &view.lead;
-    let tz = lead.tz.unwrap_or(ctx.default_tz);
-    let key = Style::default().fg(t.muted);
-    let val = Style::default().fg(t.text);
-    let head = Style::default()
-        .fg(t.column_header)
-        .add_modifier(Modifier::BOLD);
-    let row = |k: &str, v: String| {
-        Line::from(vec![
-            Span::styled(format!("{k:<10} "), key),
-            Span::styled(v, val),
-        ])
-    };
-    let mut lines = vec![
-        Line::from(vec![
-            Span::styled(lead.name.clone(), head),
-            Span::styled(format!("  {}", lead.id), key),
-        ]),
-        row("email", lead.email.clone().unwrap_or_else(|| "-".into())),
-        row("phone", lead.phone.clone().unwrap_or_else(|| "-".into())),
-        row(
-            "company",
-            lead.company.clone().unwrap_or_else(|| "-".into()),
-        ),
-        row(
-            "time zone",
-            match lead.tz {
-                Some(z) => z.name().to_string(),
-                None => format!("{} (default)", tz.name()),
-            },
-        ),
-        row("source", lead.source.clone()),
-        row(
-            "status",
-            format!(
-                "{} · stage {} · sequence {}",
-                lead.status,
-                lead.stage(),
-                lead.sequence
-            ),
-        ),
-    ];
-    let consent = |c: &Option<crate::domain::lead::ConsentGrant>| match c {
-        Some(g) => format!("{} ({})", g.how, g.at.format("%Y-%m-%d")),
-        None => "not recorded".into(),
-    };
-    lines.push(row(
-        "consent",
-        format!(
-            "email: {}; sms: {}",
-            consent(&lead.consent.email),
-            consent(&lead.consent.sms)
-        ),
-    ));
-    lines.push(Line::default());
-    lines.push(Line::from(Span::styled("Next touch", head)));
-    match &view.next {
-        Some((due, message)) => {
-            let waiting = if due.awaiting_human {
-                " · waiting for you"
-            } else {
-                ""
-            };
-            lines.push(Line::from(vec![
-                Span::styled(
-                    format!(
-                        "#{} {} · {}{waiting}",
-                        due.step + 1,
-                        due.step_id,
-                        due.channel
-                    ),
-                    val,
-                ),
-                Span::styled(format!("  {}", relative(due.at, ctx.now)), key),
-            ]));
-            lines.push(row(
-                "lead time",
-                format!(
-                    "{} {}",
-                    due.at.with_timezone(&tz).format("%a %Y-%m-%d %H:%M"),
-                    tz.name()
-                ),
-            ));
-            lines.push(row(
-                "your time",
-                format_user(due.at, ctx.user_zone, "%a %Y-%m-%d %H:%M %Z"),
-            ));
-            if let Some(subject) = &message.subject {
-                lines.push(row("subject", subject.clone()));
-            }
-            for line in message.body.lines() {
-                lines.push(Line::from(Span::styled(format!("  │ {line}"), val)));
-            }
-        }
-        None => lines.push(Line::from(Span::styled(
-            if lead.status.is_sendable() {
-                "none (sequence finished)"
-            } else {
-                "none (lead is not active)"
-            },
-            key,
-        ))),
-    }
-    lines.push(Line::default());
-    lines.push(Line::from(Span::styled("Timeline", head)));
-    for event in view.events.iter().rev() {
-        let colour = match &event.kind {
-            EventKind::Replied | EventKind::Booked => t.success,
-            EventKind::TouchFailed { .. }
-            | EventKind::TouchInDoubt { .. }
-            | EventKind::Bounced { .. } => t.error,
-            _ => t.text,
-        };
-        lines.push(Line::from(vec![
-            Span::styled(format_user(event.at, ctx.user_zone, "%Y-%m-%d %H:%M "), key),
-            Span::styled(event.kind.describe(), Style::default().fg(colour)),
-        ]));
-        if let EventKind::TouchSent { subject, body, .. } = &event.kind {
-            if let Some(subject) = subject {
-                lines.push(Line::from(Span::styled(
-                    format!("      Subject: {subject}"),
-                    key,
-                )));
-            }
-            for line in body.lines() {
-                lines.push(Line::from(Span::styled(format!("      │ {line}"), key)));
-            }
-        }
-    }
-    frame.render_widget(
-        Paragraph::new(lines)
-            .block(block)
-            .wrap(Wrap { trim: false })
-            .scroll((ctx.detail.scroll, 0)),
-        area,
-    );
-}
-
-fn render_activity(frame: &mut Frame, area: Rect, ctx: &ViewContext) {
-    let t = ctx.theme;
-    let block = Block::default()
-        .borders(Borders::TOP)
-        .title(" worker activity, newest first ")
-        .border_style(Style::default().fg(t.muted));
-    let rows = usize::from(area.height.saturating_sub(1));
-    let lines: Vec<Line> = if ctx.activity.lines.is_empty() {
-        vec![Line::from(Span::styled(
-            "nothing yet: sends, retries and failures appear here as the worker runs",
-            Style::default().fg(t.muted),
-        ))]
-    } else {
-        ctx.activity
-            .lines
-            .iter()
-            .rev()
-            .take(rows)
-            .map(|line| {
-                let text = &line.text;
-                let colour = if text.contains("fail") || text.contains("doubt") {
-                    t.error
-                } else {
-                    t.text
-                };
-                let who = if line.who.is_empty() {
-                    line.lead.to_string()
-                } else {
-                    line.who.clone()
-                };
-                Line::from(vec![
-                    Span::styled(
-                        format_user(line.at, ctx.user_zone, "%m-%d %H:%M  "),
-                        Style::default().fg(t.muted),
-                    ),
-                    Span::styled(
-                        who,
-                        Style::default().fg(t.text).add_modifier(Modifier::BOLD),
-                    ),
-                    Span::styled(" · ", Style::default().fg(t.muted)),
-                    Span::styled(text.clone(), Style::default().fg(colour)),
-                ])
-            })
-            .collect()
-    };
-    frame.render_widget(Paragraph::new(lines).block(block), area);
-}
-
-fn render_toasts(frame: &mut Frame, body: Rect, ctx: &ViewContext) {
-    let t = ctx.theme;
-    for (i, toast) in ctx.toasts.items.iter().rev().enumerate() {
-        let width = (toast.text.chars().count() as u16 + 4).min(body.width.saturating_sub(2));
-        let y = body.bottom().saturating_sub(1 + i as u16);
-        if y <= body.y {
-            break;
-        }
-        let area = Rect {
-            x: body.right().saturating_sub(width + 1),
-            y,
-            width,
-            height: 1,
-        };
-        let colour = match toast.kind {
-            ToastKind::Success => t.success,
-            ToastKind::Info => t.accent,
-            ToastKind::Error => t.error,
-        };
-        frame.render_widget(Clear, area);
-        frame.render_widget(
-            Paragraph::new(format!(" {} ", toast.text))
-                .style(Style::default().fg(t.background).bg(colour)),
-            area,
-        );
-    }
-}
-
-fn centered(area: Rect, width: u16, height: u16) -> Rect {
-    let width = width.min(area.width);
-    let height = height.min(area.height);
-    Rect {
-        x: area.x + (area.width - width) / 2,
-        y: area.y + (area.height - height) / 2,
-        width,
-        height,
-    }
-}
-
-fn render_dialog(frame: &mut Frame, area: Rect, ctx: &ViewContext) {
-    let t = ctx.theme;
-    let (title, lines, width): (&str, Vec<Line>, u16) = match ctx.dialog {
-        Dialog::None => return,
-        Dialog::Confirm { prompt, .. } => (
-            " confirm ",
-            vec![
-                Line::from(prompt.clone()),
-                Line::default(),
-                Line::from(Span::styled(
-                    "y / enter: yes    n / esc: no",
-                    Style::default().fg(t.muted),
-                )),
-            ],
-            60,
-        ),
-        Dialog::Snooze { name, .. } => {
-            let mut lines = vec![Line::from(format!("Snooze {name} for:")), Line::default()];
-            for (i, (label, _)) in SNOOZE_CHOICES.iter().enumerate() {
-                lines.push(Line::from(vec![
-                    Span::styled(format!("  {} ", i + 1), Style::default().fg(t.accent)),
-                    Span::raw(*label),
-                ]));
-            }
-            lines.push(Line::default());
-            lines.push(Line::from(Span::styled(
-                "esc: cancel",
-                Style::default().fg(t.muted),
-            )));
-            (" snooze ", lines, 40)
-        }
-        Dialog::Note { name, text, .. } => (
-            " note ",
-            vec![
-                Line::from(format!("Note for {name}:")),
-                Line::from(vec![
-                    Span::styled("> ", Style::default().fg(t.accent)),
-                    Span::raw(text.clone()),
-                    Span::styled("▏", Style::default().fg(t.accent)),
-                ]),
-                Line::default(),
-                Line::from(Span::styled(
-                    "enter: save    esc: cancel",
-                    Style::default().fg(t.muted),
-                )),
-            ],
-            64,
-        ),
-        Dialog::Form(form) => (form.title(), form_lines(form, ctx), 76),
-        Dialog::Filter { choices, cursor } => {
-            let mut lines = vec![Line::from("Show only:"), Line::default()];
-            for (i, choice) in choices.iter().enumerate() {
-                let label = match choice {
-                    FilterChoice::All => "all leads".to_string(),
-                    FilterChoice::Sequence(name) => format!("sequence  {name}"),
-                    FilterChoice::Source(name) => format!("source    {name}"),
-                };
-                let style = if i == *cursor {
-                    Style::default().fg(t.text).bg(t.selected)
-                } else {
-                    Style::default().fg(t.text)
-                };
-                lines.push(Line::from(Span::styled(format!(" {label} "), style)));
-            }
-            lines.push(Line::default());
-            lines.push(Line::from(Span::styled(
-                "↑↓ move · enter apply · esc cancel",
-                Style::default().fg(t.muted),
-            )));
-            (" filter ", lines, 48)
-        }
-        Dialog::Help => {
-            // Two columns, so every key fits in 80×24.
-            let entries: Vec<(String, &str)> = ctx
-                .keys
-                .by_action()
-                .into_iter()
-                .map(|(action, keys)| {
-                    let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
-                    (keys.join(" "), action.describe())
-                })
-                .collect();
-            let half = entries.len().div_ceil(2);
-            let cell = |e: Option<&(String, &str)>| -> Vec<Span<'static>> {
-                match e {
-                    Some((keys, what)) => vec![
-                        Span::styled(format!("{keys:<11} "), Style::default().fg(t.accent)),
-                        Span::raw(present::cell(what, 26)),
-                    ],
-                    None => Vec::new(),
-                }
-            };
-            let mut lines: Vec<Line> = (0..half)
-                .map(|i| {
-                    let mut spans = cell(entries.get(i));
-                    spans.push(Span::raw(" "));
-                    spans.extend(cell(entries.get(i + half)));
-                    Line::from(spans)
-                })
-                .collect();
-            lines.push(Line::from(Span::styled(
-                "dialogs: y/enter yes · n/esc no · 1-3 pick · any key closes help",
-                Style::default().fg(t.muted),
-            )));
-            (" keys ", lines, 80)
-        }
-    };
-    let height = lines.len() as u16 + 2;
-    let rect = centered(area, width, height);
-    frame.render_widget(Clear, rect);
-    frame.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .block(
-                Block::default()
-                    .borders(Borders::ALL)
-                    .title(title)
-                    .border_style(Style::default().fg(t.accent)),
-            )
-            .style(Style::default().fg(t.text).bg(t.card)),
-        rect,
-    );
-}
-
-/// The form's lines: one per field, the error beside it.
-fn form_lines(form: &FormState, ctx: &ViewContext) -> Vec<Line<'static>> {
-    let t = ctx.theme;
-    let mut lines = Vec::new();
-    for (i, field) in form.fields.iter().enumerate() {
-        let focused = i == form.focus;
-        let label = Style::default().fg(if focused { t.accent } else { t.muted });
-        let value = if focused {
-            Style::default().fg(t.text).bg(t.selected)
-        } else {
-            Style::default().fg(t.text)
-        };
-        let shown = present::cell(&field.value, 24);
-        let mut spans = vec![
-            Span::styled(format!("{:>9} ", field.name), label),
-            Span::styled(shown, value),
-        ];
-        if let Some(error) = &field.error {
-            spans.push(Span::styled(
-                format!(" ✗ {}", present::truncate(error, 36)),
-                Style::default().fg(t.error),
-            ));
-        }
-        lines.push(Line::from(spans));
-    }
-    lines.push(Line::default());
-    if let Some(error) = &form.error {
-        lines.push(Line::from(Span::styled(
-            format!("✗ {error}"),
-            Style::default().fg(t.error),
-        )));
-    }
-    let hint = if form.busy {
-        "saving…"
-    } else {
-        "tab / shift-tab: field · enter: save · esc: cancel"
-    };
-    lines.push(Line::from(Span::styled(hint, Style::default().fg(t.muted))));
-    lines
 }
 
 fn render_opening(frame: &mut Frame, area: Rect, ctx: &ViewContext) {
@@ -874,250 +249,4 @@ fn render_opening(frame: &mut Frame, area: Rect, ctx: &ViewContext) {
             ..area
         },
     );
-}
-
-/// "42s", "3m", "2h 5m", "1d 4h".
-fn short_duration(secs: i64) -> String {
-    let secs = secs.max(0);
-    match secs {
-        0..60 => format!("{secs}s"),
-        60..3_600 => format!("{}m", secs / 60),
-        3_600..86_400 => format!("{}h {}m", secs / 3_600, secs % 3_600 / 60),
-        _ => format!("{}d {}h", secs / 86_400, secs % 86_400 / 3_600),
-    }
-}
-
-fn render_stats(frame: &mut Frame, area: Rect, ctx: &ViewContext) {
-    let t = ctx.theme;
-    let Some(stats) = ctx.stats.stats.as_deref() else {
-        frame.render_widget(
-            Paragraph::new("reading the leads…")
-                .block(Block::default().borders(Borders::TOP))
-                .style(Style::default().fg(t.muted)),
-            area,
-        );
-        return;
-    };
-    let muted = Style::default().fg(t.muted);
-    let block = |title: String| {
-        Block::default()
-            .borders(Borders::ALL)
-            .title(title)
-            .border_style(muted)
-    };
-    let [top, bottom] = Layout::vertical([Constraint::Length(10), Constraint::Min(4)]).areas(area);
-    let [funnel_area, sending_area] =
-        Layout::horizontal([Constraint::Percentage(52), Constraint::Percentage(48)]).areas(top);
-    let [steps_area, rates_area] =
-        Layout::horizontal([Constraint::Percentage(52), Constraint::Percentage(48)]).areas(bottom);
-
-    let f = stats.funnel;
-    let bars: Vec<Bar> = [
-        ("captured", f.captured),
-        ("contacted", f.contacted),
-        ("replied", f.replied),
-        ("booked", f.booked),
-    ]
-    .into_iter()
-    .map(|(label, value)| {
-        Bar::default()
-            .value(value)
-            .label(Line::from(label))
-            .style(Style::default().fg(t.accent))
-            .value_style(Style::default().fg(t.background).bg(t.accent))
-    })
-    .collect();
-    let inner_width = funnel_area.width.saturating_sub(2);
-    let bar_width = (inner_width.saturating_sub(3) / 4).clamp(1, 12);
-    frame.render_widget(
-        BarChart::default()
-            .block(block(" funnel ".into()))
-            .data(BarGroup::default().bars(&bars))
-            .bar_width(bar_width)
-            .bar_gap(1),
-        funnel_area,
-    );
-
-    let mut lines = vec![Line::from(vec![
-        Span::styled("speed to lead  ", muted),
-        Span::styled(
-            match stats.median_speed_secs {
-                Some(secs) => format!("median {}", short_duration(secs)),
-                None => "no touch sent yet".into(),
-            },
-            Style::default().fg(t.text),
-        ),
-    ])];
-    for today in &stats.today {
-        let cap = if today.cap == 0 {
-            "no cap".to_string()
-        } else {
-            format!("cap {}", today.cap)
-        };
-        let colour = if today.cap > 0 && today.sent >= today.cap {
-            t.overdue
-        } else {
-            t.text
-        };
-        lines.push(Line::from(vec![
-            Span::styled(format!("{:<6} today  ", today.channel), muted),
-            Span::styled(format!("{:>5}", today.sent), Style::default().fg(colour)),
-            Span::styled(format!(" sent · {cap}"), muted),
-        ]));
-    }
-    let total: u64 = stats.sends_per_day.iter().sum();
-    lines.push(Line::from(Span::styled(
-        format!(
-            "touches per day, last {} days ({total}):",
-            stats.sends_per_day.len()
-        ),
-        muted,
-    )));
-    let sending_inner = block(String::new()).inner(sending_area);
-    frame.render_widget(block(" sending ".into()), sending_area);
-    let text_height = lines.len() as u16;
-    frame.render_widget(
-        Paragraph::new(lines),
-        Rect {
-            height: text_height.min(sending_inner.height),
-            ..sending_inner
-        },
-    );
-    let spark = Rect {
-        y: sending_inner.y + text_height,
-        height: sending_inner.height.saturating_sub(text_height),
-        ..sending_inner
-    };
-    if spark.height > 0 {
-        frame.render_widget(
-            Sparkline::default()
-                .data(&stats.sends_per_day)
-                .style(Style::default().fg(t.accent)),
-            spark,
-        );
-    }
-
-    let step_title = |n: u32| {
-        let column = ctx.board.columns.get(n as usize);
-        match column {
-            Some(c) if c.stages == [crate::domain::lead::Stage::Step(n)] => c.title.clone(),
-            _ => format!("step {n}"),
-        }
-    };
-    let head = Style::default()
-        .fg(t.column_header)
-        .add_modifier(Modifier::BOLD);
-    let mut rows = vec![Line::from(Span::styled(
-        format!(
-            "{:<10}{:>5}{:>8}{:>5}{:>7}{:>5}",
-            "step", "sent", "replied", "%", "booked", "%"
-        ),
-        head,
-    ))];
-    if stats.steps.is_empty() {
-        rows.push(Line::from(Span::styled("no touch sent yet", muted)));
-    }
-    for step in &stats.steps {
-        rows.push(Line::from(format!(
-            "{:<10}{:>5}{:>8}{:>5.0}{:>7}{:>5.0}",
-            present::truncate(&step_title(step.step), 9),
-            step.sent,
-            step.replied,
-            step.reply_rate() * 100.0,
-            step.booked,
-            step.booking_rate() * 100.0
-        )));
-    }
-    frame.render_widget(
-        Paragraph::new(rows).block(block(" per step (credit: last touch) ".into())),
-        steps_area,
-    );
-
-    let rate_bars: Vec<Bar> = stats
-        .steps
-        .iter()
-        .map(|step| {
-            Bar::default()
-                .value((step.reply_rate() * 100.0).round() as u64)
-                .text_value(format!("{:.0}%", step.reply_rate() * 100.0))
-                .label(Line::from(format!("{}", step.step)))
-                .style(Style::default().fg(t.success))
-        })
-        .collect();
-    frame.render_widget(
-        BarChart::default()
-            .block(block(" reply rate by step ".into()))
-            .data(BarGroup::default().bars(&rate_bars))
-            .bar_width(4)
-            .bar_gap(1)
-            .max(100),
-        rates_area,
-    );
-}
-
-fn render_search(frame: &mut Frame, area: Rect, ctx: &ViewContext) {
-    let t = ctx.theme;
-    let search = ctx.search;
-    let [input, list] = Layout::vertical([Constraint::Length(2), Constraint::Min(1)]).areas(area);
-    frame.render_widget(
-        Paragraph::new(Line::from(vec![
-            Span::styled("/ ", Style::default().fg(t.accent)),
-            Span::styled(search.query.clone(), Style::default().fg(t.text)),
-            Span::styled("▏", Style::default().fg(t.accent)),
-        ]))
-        .block(
-            Block::default()
-                .borders(Borders::BOTTOM)
-                .border_style(Style::default().fg(t.muted)),
-        ),
-        input,
-    );
-    let muted = Style::default().fg(t.muted);
-    if search.query.trim().is_empty() {
-        frame.render_widget(
-            Paragraph::new("type part of a name, email or company").style(muted),
-            list,
-        );
-        return;
-    }
-    let mut lines = Vec::new();
-    let waiting = search.found_for != search.query;
-    let count = search.results.len();
-    let more = if count >= SEARCH_LIMIT { "+" } else { "" };
-    lines.push(Line::from(Span::styled(
-        if waiting {
-            "searching…".to_string()
-        } else {
-            format!("{count}{more} found")
-        },
-        muted,
-    )));
-    let rows = usize::from(list.height.saturating_sub(1));
-    let first = search.cursor.saturating_sub(rows.saturating_sub(1));
-    for (i, lead) in search.results.iter().enumerate().skip(first).take(rows) {
-        let style = if i == search.cursor {
-            Style::default().fg(t.text).bg(t.selected)
-        } else {
-            Style::default().fg(t.text)
-        };
-        lines.push(Line::from(vec![
-            Span::styled(format!(" {}", present::cell(&lead.name, 22)), style),
-            Span::styled(
-                format!(
-                    " {}",
-                    present::cell(lead.company.as_deref().unwrap_or("-"), 18)
-                ),
-                muted,
-            ),
-            Span::styled(
-                format!(
-                    " {}",
-                    present::cell(lead.email.as_deref().unwrap_or("-"), 24)
-                ),
-                muted,
-            ),
-            Span::styled(format!(" {}", lead.stage()), Style::default().fg(t.accent)),
-        ]));
-    }
-    frame.render_widget(Paragraph::new(lines), list);
 }

@@ -580,8 +580,10 @@ fn each_verdict_from_the_corpus_changes_its_lead_and_no_other() {
         "{policy_note}"
     );
     let mut attention = Vec::new();
-    while let Ok(alert) = alerts.try_recv() {
-        if alert.kind == nudge::domain::event::AlertKind::Attention {
+    while let Ok(notification) = alerts.try_recv() {
+        if let nudge::engine::Notification::Lead(alert) = notification
+            && alert.kind == nudge::domain::event::AlertKind::Attention
+        {
             attention.push(alert.lead.id);
         }
     }
