@@ -6,6 +6,10 @@
 //! cargo bench --bench imap        # NUDGE_BENCH_REPLIES (20) replies, one at a time
 //! ```
 //!
+//! First it times the classifier alone (`domain::mail::classify`) over
+//! every message of the fixture corpus (`tests/fixtures/mail/`), 20 passes:
+//! the per-message cost the watcher adds before any store write.
+//!
 //! Per reply: the instant before `doveadm save` starts (so delivery is
 //! included) → the instant the lead reads `replied` in the store (polled
 //! every 2 ms). The watcher runs as `nudge serve` runs it: `Watcher::run` in
@@ -53,7 +57,40 @@ channel = "email"
 body = "Any questions?"
 "#;
 
+/// Mean and slowest classification time per corpus message.
+fn classifier() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mail");
+    let mut messages = Vec::new();
+    for dir in ["bounce", "auto", "challenge", "reply"] {
+        for entry in std::fs::read_dir(root.join(dir)).expect("corpus dir") {
+            messages.push(std::fs::read(entry.expect("entry").path()).expect("fixture"));
+        }
+    }
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 6, 1).expect("date");
+    // Warm the rules (parsed once per process) and the regexes.
+    let _ = nudge::domain::mail::classify(&messages[0], today);
+    let passes = 20;
+    let mut slowest = Duration::ZERO;
+    let start = Instant::now();
+    for _ in 0..passes {
+        for raw in &messages {
+            let one = Instant::now();
+            std::hint::black_box(nudge::domain::mail::classify(raw, today));
+            slowest = slowest.max(one.elapsed());
+        }
+    }
+    let total = start.elapsed();
+    let n = (passes * messages.len()) as f64;
+    println!(
+        "classify ({} corpus messages × {passes}): mean {:.0} µs, slowest {:.0} µs",
+        messages.len(),
+        total.as_secs_f64() * 1e6 / n,
+        slowest.as_secs_f64() * 1e6,
+    );
+}
+
 fn main() {
+    classifier();
     let replies: usize = std::env::var("NUDGE_BENCH_REPLIES")
         .ok()
         .and_then(|v| v.parse().ok())

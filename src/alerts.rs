@@ -272,7 +272,7 @@ pub fn slack_text(alert: &Alert) -> String {
         AlertKind::Booked => format!("*{who}* booked a meeting."),
         AlertKind::Hot => format!("*{who}* is hot: {detail}."),
         AlertKind::Bounced => format!("Email to *{who}* bounced: {detail}"),
-        AlertKind::Attention => format!("*{who}* needs your attention: {detail}"),
+        AlertKind::Attention => format!("*{who}* {detail}"),
         AlertKind::InDoubt => format!(
             "A message to *{who}* may not have arrived ({detail}). Settle it with `nudge resolve {}`.",
             lead.id

@@ -4,7 +4,8 @@
 //!
 //! * [`clock`] — where time comes from ([`clock::Clock`]); the only wall-clock read.
 //! * [`domain`] — the functional core: leads, status machine, events,
-//!   sequences, the scheduler, rendering and copy lint. No I/O.
+//!   sequences, the scheduler, rendering, copy lint and the reading of
+//!   incoming mail (`domain::mail`: replies, auto-replies, bounces). No I/O.
 //! * [`store`] — sled trees, keys, transactions and migrations, one file per
 //!   concern (leads and their indexes, queries, outbox and due index,
 //!   suppression).

@@ -193,7 +193,12 @@ pub fn read(message: &Message<'_>, facts: &Facts) -> Option<Bounce> {
     }
     // No report blocks: a plain-text notice.
     let status = STATUS.captures(&text).map(|c| c[1].to_string());
-    let (kind, _) = judge(status.as_deref(), "", &text);
+    // The lines quoting a server's reply are the diagnostic.
+    let replies: Vec<&str> = text
+        .lines()
+        .filter(|l| SMTP_CODE.is_match(l) || STATUS.is_match(l))
+        .collect();
+    let (kind, _) = judge(status.as_deref(), &replies.join(" "), &text);
     let mut recipients = failed_header;
     if recipients.is_empty() {
         recipients = ADDRESS
@@ -288,9 +293,18 @@ pub fn judge(status: Option<&str>, diagnostic: &str, text: &str) -> (BounceKind,
             }
         }
     }
-    for rule in &RULES.bounce.phrases {
-        if find_word(&rule.phrases, &lower).is_some() {
-            return (soften(rule.verdict), "phrase");
+    // The server's own words first, then the rest of the notice (whose
+    // boilerplate may mention delays or retries of its own).
+    let diagnostic = diagnostic
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase();
+    for words in [&diagnostic, &lower] {
+        for rule in &RULES.bounce.phrases {
+            if find_word(&rule.phrases, words).is_some() {
+                return (soften(rule.verdict), "phrase");
+            }
         }
     }
     if temporary {
