@@ -10,6 +10,7 @@ pub mod render;
 pub mod rules;
 pub mod schedule;
 pub mod sequence;
+pub mod span;
 pub mod stats;
 pub mod status;
 pub mod toml_pos;

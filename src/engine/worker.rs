@@ -26,7 +26,7 @@ use crate::domain::links::{self, LinkRef};
 use crate::domain::mark::{LeadUpdate, reschedule};
 use crate::domain::render::{Message, render_step, text_to_html, text_to_html_with};
 use crate::domain::schedule::{in_window, next_open};
-use crate::domain::sequence::{Channel, Days, LocalTime, Sequence, Window};
+use crate::domain::sequence::{Channel, Sequence, Window};
 use crate::domain::touch::{self, ClaimRefused, Outcome, Touch, TouchState, apply_outcome};
 use crate::domain::tracking;
 
@@ -257,19 +257,14 @@ fn address(lead: &Lead, channel: Channel) -> Option<String> {
     }
 }
 
-/// The window a due touch must be inside: the sequence's, or only the
+/// The window a due touch must be inside: its step's, or only the
 /// quiet-hours limit when a human asked for "now".
 fn effective_window(seq: &Sequence, due: &Due) -> Window {
-    let base = if due.immediate {
-        Window {
-            days: Days::ALL,
-            start: LocalTime::hm(0, 0),
-            end: LocalTime::hm(24, 0),
-        }
+    if due.immediate {
+        Window::ALWAYS.for_channel(due.channel)
     } else {
-        seq.window
-    };
-    base.for_channel(due.channel)
+        seq.step_window(due.step as usize)
+    }
 }
 
 /// What a group commit announces once its flush is done.
