@@ -10,6 +10,7 @@ mod cli_seq;
 mod common;
 #[path = "support/dovecot.rs"]
 mod dovecot;
+mod first_touch;
 mod hooks;
 mod imap;
 mod inbound;
