@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Datelike, Timelike, Utc, Weekday};
-use chrono_tz::Tz;
 use nudge::catalog::{BUILTIN_DEFAULT, Catalog};
 use nudge::channels::{DryRunTransport, EmailTransport};
 use nudge::clock::{Clock, ManualClock, SystemClock};
@@ -23,33 +22,7 @@ use nudge::store::Store;
 
 use crate::common::{Env, SENDER_CONFIG};
 use crate::smtp_sink::SmtpSink;
-
-/// How a lead's current local time ranks as a test of the window: Saturday
-/// night is the case the issue names; any weekend or night hour outside the
-/// default window (Mon–Fri 09:00–17:00) still proves the point.
-fn outside_hours_rank(local: chrono::DateTime<Tz>) -> u8 {
-    let weekend = matches!(local.weekday(), Weekday::Sat | Weekday::Sun);
-    match (local.weekday(), local.hour()) {
-        (Weekday::Sat, 18..) => 3,
-        _ if weekend => 2,
-        (_, h) if !(8..18).contains(&h) => 1,
-        _ => 0,
-    }
-}
-
-/// The zone whose local time at `now` is furthest from business hours,
-/// preferring Saturday night.
-pub fn saturday_night_zone(now: DateTime<Utc>) -> Tz {
-    chrono_tz::TZ_VARIANTS
-        .iter()
-        .copied()
-        .filter(|tz| {
-            let name = tz.name();
-            name.contains('/') && !name.starts_with("Etc/") && !name.starts_with("US/")
-        })
-        .max_by_key(|tz| outside_hours_rank(now.with_timezone(tz)))
-        .unwrap_or(chrono_tz::UTC)
-}
+use crate::zones::saturday_night_zone;
 
 #[test]
 fn saturday_night_intro_goes_out_at_once_on_a_manual_clock() {

@@ -21,3 +21,5 @@ mod tracking;
 mod tui;
 mod worker;
 mod worker_channels;
+#[path = "support/zones.rs"]
+mod zones;
