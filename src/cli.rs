@@ -521,6 +521,7 @@ fn add(ctx: &Context_, args: AddArgs, out: &mut impl Write) -> Result<()> {
         fields,
         email_consent: args.email_consent,
         sms_consent: args.sms_consent,
+        country: None,
     };
     let id = ctx.handle()?.add(&input)?;
     writeln!(out, "{id}")?;

@@ -6,6 +6,7 @@ pub mod lead;
 pub mod links;
 pub mod lint;
 pub mod mark;
+pub mod phone;
 pub mod render;
 pub mod rules;
 pub mod schedule;
