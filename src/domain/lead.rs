@@ -485,7 +485,7 @@ impl LeadInput {
 
     /// Reads the phone in the region [`phone_region`] resolves (the number's
     /// own `+<country>`, the country, the zone's country, the default).
-    fn read_phone(&self, raw: &str, default_region: Option<&str>) -> Result<String, LeadError> {
+    pub fn read_phone(&self, raw: &str, default_region: Option<&str>) -> Result<String, LeadError> {
         let tz = non_empty(&self.tz).and_then(|t| parse_tz(t).ok());
         match phone_region(raw, non_empty(&self.country), tz, default_region) {
             Some((region, from)) => normalize_phone(raw, Some(&region)).map_err(|e| match e {
