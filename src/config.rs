@@ -269,7 +269,7 @@ pub struct EngineSettings {
 }
 
 fn default_hot_threshold() -> u64 {
-    u64::from(crate::engine::DEFAULT_HOT_THRESHOLD)
+    u64::from(crate::domain::rules::DEFAULT_HOT_THRESHOLD)
 }
 
 fn default_concurrency() -> u64 {

@@ -5,7 +5,9 @@
 //! * [`clock`] — where time comes from ([`clock::Clock`]); the only wall-clock read.
 //! * [`domain`] — the functional core: leads, status machine, events,
 //!   sequences, the scheduler, rendering and copy lint. No I/O.
-//! * [`store`] — sled trees, keys, transactions and migrations.
+//! * [`store`] — sled trees, keys, transactions and migrations, one file per
+//!   concern (leads and their indexes, queries, outbox and due index,
+//!   suppression).
 //! * [`config`] — the config file, environment overrides and directories.
 //! * [`catalog`] — finding and loading sequence files.
 //! * [`channels`] — email, SMS, call, dry-run transports and the LLM client.
@@ -20,10 +22,18 @@
 //!   lead text escaped for the terminal; shared by the CLI, TUI and logs.
 //! * [`import`] / [`export`] — CSV in, CSV/JSONL out.
 //! * [`simulate`] — a time-warped dry run of a sequence on a manual clock.
+//! * `tls` — the one rustls client set-up for outbound TLS (SMTP, IMAP).
 //! * [`demo`] — `nudge demo`: sample leads on a throwaway database, a fast clock.
 //! * [`tui`] — the terminal kanban (ratatui); talks to the engine only
 //!   through the `EngineHandle`.
-//! * [`cli`] — clap commands and their output; `main.rs` only calls [`cli::main`].
+//! * [`cli`] — clap commands and their output, one file per command group;
+//!   `main.rs` only calls [`cli::main`].
+//!
+//! Arrows point down only: `domain` knows nothing above it; `config`, `store`
+//! and `channels` know the domain; the engine composes them; `cli`, `tui`
+//! and `inbound` call the engine (one arrow still points up: `config` names
+//! `tui::Action` for its `[keys]` overrides). How to build, test, profile and where a
+//! change goes: `CONTRIBUTING.md`.
 
 pub mod alerts;
 pub mod catalog;

@@ -49,6 +49,9 @@ pub struct SignalContext<'a> {
     pub hot_threshold: u32,
 }
 
+/// The score at which a lead turns hot when `[engine] hot_threshold` is not set.
+pub const DEFAULT_HOT_THRESHOLD: u32 = 5;
+
 /// Records `signal` and applies the sequence's rules:
 /// * an open re-plans the next touch when that activates the nudge step;
 /// * a click with `clicked = "pull-earlier"` moves the next touch to the next

@@ -15,7 +15,7 @@ use crate::domain::event::{AlertKind, Event, EventKind};
 use crate::domain::lead::{Due, Lead, LeadError, LeadId, LeadInput, Stage, ValidLead};
 use crate::domain::mark::{LeadUpdate, Mark, MarkContext, MarkError, decide, reschedule};
 use crate::domain::render::{Message, RenderError, Sender, render_step};
-use crate::domain::rules::{Signal, SignalContext, on_signal};
+use crate::domain::rules::{DEFAULT_HOT_THRESHOLD, Signal, SignalContext, on_signal};
 use crate::domain::schedule::{PlannedTouch, calendar};
 use crate::domain::sequence::{Channel, Sequence};
 use crate::domain::stats::{ChannelToday, Stats, StatsBuilder};
@@ -257,9 +257,6 @@ pub struct Alert {
     /// The event's own words (bounce reason, hot score…).
     pub detail: String,
 }
-
-/// The hot threshold when the config sets none.
-pub const DEFAULT_HOT_THRESHOLD: u32 = 5;
 
 /// What changed, for subscribers that keep a view up to date.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -9,7 +9,8 @@
 //!   column); schema 2 filed them under their step, so the stage index is
 //!   rebuilt from the leads. Stage keys are names, so no other key changes.
 
-use super::{Store, StoreError, decode_in, stage_key, status_key};
+use super::keys::{stage_key, status_key};
+use super::{Store, StoreError, decode_in};
 use crate::domain::lead::Lead;
 
 /// The schema this build writes.

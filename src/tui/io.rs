@@ -1,4 +1,5 @@
-//! The background side of the TUI: the only code that calls the
+//! The TUI's requests to the engine ([`IoRequest`], answered by [`IoResult`])
+//! and the background side that runs them: the only code that calls the
 //! `EngineHandle`. It runs on its own thread so a slow disk or socket never
 //! freezes a key press; queued requests that a newer one supersedes (the
 //! same column's page, the counts) are dropped unread.
@@ -6,9 +7,208 @@
 use std::collections::HashMap;
 use std::sync::mpsc::{Receiver, Sender};
 
-use super::app::{IoRequest, IoResult, Msg, SEARCH_LIMIT, SOURCES_LIMIT};
-use crate::domain::lead::LeadId;
+use chrono::{DateTime, Utc};
+
+use super::app::Msg;
+use super::popups::filter::SOURCES_LIMIT;
+use super::screens::search::SEARCH_LIMIT;
+use crate::domain::event::EventKind;
+use crate::domain::lead::{Lead, LeadId, LeadInput, Stage};
+use crate::domain::mark::Mark;
+use crate::domain::stats::Stats;
+use crate::domain::status::Status;
+use crate::engine::{BoardCard, LeadEdit, LeadView};
 use crate::handle::EngineHandle;
+use crate::store::BoardFilter;
+
+/// Which leads the board shows, owned, for requests to the I/O thread.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BoardQuery {
+    /// Only this sequence.
+    pub sequence: Option<String>,
+    /// Only this source.
+    pub source: Option<String>,
+}
+
+impl BoardQuery {
+    /// The borrowed form the engine takes.
+    pub fn as_filter(&self) -> BoardFilter<'_> {
+        BoardFilter {
+            sequence: self.sequence.as_deref(),
+            source: self.source.as_deref(),
+        }
+    }
+}
+
+/// A request the background thread runs against the `EngineHandle`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum IoRequest {
+    /// Leads per stage.
+    Counts {
+        /// Which leads.
+        filter: BoardQuery,
+    },
+    /// One page of a column.
+    Page {
+        /// The column's stages.
+        stages: Vec<Stage>,
+        /// Which leads.
+        filter: BoardQuery,
+        /// Cards to skip.
+        offset: usize,
+        /// Cards to read.
+        limit: usize,
+    },
+    /// A lead in full.
+    Detail {
+        /// Which.
+        id: LeadId,
+    },
+    /// A changed lead, to see whether it is news (a reply, a booking).
+    Watch {
+        /// Which.
+        id: LeadId,
+    },
+    /// Mark a lead.
+    Mark {
+        /// Which.
+        id: LeadId,
+        /// Its name, for messages.
+        name: String,
+        /// The mark.
+        mark: Mark,
+        /// Its status before, to know the undo.
+        before: Status,
+        /// Whether this is an undo (which itself cannot be undone).
+        undo: bool,
+    },
+    /// Postpone the next touch.
+    Snooze {
+        /// Which.
+        id: LeadId,
+        /// Its name.
+        name: String,
+        /// Until.
+        until: DateTime<Utc>,
+    },
+    /// Make the next touch due now.
+    SendNow {
+        /// Which.
+        id: LeadId,
+        /// Its name.
+        name: String,
+    },
+    /// The Stats screen's numbers.
+    Stats {
+        /// Which leads.
+        filter: BoardQuery,
+    },
+    /// Leads matching a text.
+    Search {
+        /// The text.
+        query: String,
+    },
+    /// The lead sources, for the filter picker.
+    Sources,
+    /// Add a note.
+    Note {
+        /// Which.
+        id: LeadId,
+        /// Its name.
+        name: String,
+        /// The note.
+        text: String,
+    },
+    /// Add a lead from the form.
+    Add {
+        /// The form's input (boxed: it is the largest request).
+        input: Box<LeadInput>,
+    },
+    /// Change a lead from the form.
+    Edit {
+        /// Which.
+        id: LeadId,
+        /// What changes.
+        edit: LeadEdit,
+    },
+}
+
+impl IoRequest {
+    /// Requests with the same key supersede each other in the queue: only
+    /// the newest page of a column, or the newest count, is worth reading.
+    pub fn supersedes(&self, other: &IoRequest) -> bool {
+        match (self, other) {
+            (IoRequest::Counts { .. }, IoRequest::Counts { .. }) => true,
+            (IoRequest::Page { stages: a, .. }, IoRequest::Page { stages: b, .. }) => a == b,
+            (IoRequest::Detail { id: a }, IoRequest::Detail { id: b }) => a == b,
+            (IoRequest::Watch { id: a }, IoRequest::Watch { id: b }) => a == b,
+            (IoRequest::Stats { .. }, IoRequest::Stats { .. })
+            | (IoRequest::Search { .. }, IoRequest::Search { .. })
+            | (IoRequest::Sources, IoRequest::Sources) => true,
+            _ => false,
+        }
+    }
+}
+
+/// What the background thread answers.
+#[derive(Debug, Clone)]
+pub enum IoResult {
+    /// Leads per stage.
+    Counts(Vec<(Stage, usize)>),
+    /// A page of a column.
+    Page {
+        /// The column's stages.
+        stages: Vec<Stage>,
+        /// Index of the first card.
+        offset: usize,
+        /// The cards.
+        cards: Vec<BoardCard>,
+    },
+    /// A lead in full.
+    Detail(Box<LeadView>),
+    /// A changed lead and its events since last seen.
+    Watched {
+        /// The lead now.
+        lead: Box<Lead>,
+        /// Its new events.
+        new: Vec<EventKind>,
+    },
+    /// A mark landed.
+    Marked {
+        /// The lead after.
+        lead: Box<Lead>,
+        /// The mark.
+        mark: Mark,
+        /// Status before.
+        before: Status,
+        /// Whether it was an undo.
+        undo: bool,
+    },
+    /// The Stats screen's numbers.
+    Stats(Box<Stats>),
+    /// Search results.
+    Found {
+        /// The query they answer.
+        query: String,
+        /// The matches.
+        leads: Vec<Lead>,
+    },
+    /// The lead sources.
+    Sources(Vec<String>),
+    /// The form's lead was added or changed.
+    Saved {
+        /// The lead's name.
+        name: String,
+        /// Added (else edited).
+        added: bool,
+    },
+    /// The engine refused the form; the text says why.
+    Rejected(String),
+    /// Something else landed; the text says what.
+    Done(String),
+    /// A request failed; the text says why.
+    Failed(String),
+}
 
 /// Runs [`IoRequest`]s against a handle.
 pub struct Executor {

@@ -2,12 +2,20 @@
 //!
 //! # Layout
 //!
+//! * [`app`] — the [`app::App`], the pure [`app::update`] function (message
+//!   in, state changed, [`app::Command`]s out), and which screen and popup
+//!   are in front; it routes keys and engine answers to them.
+//! * [`screens`] — one file per screen (board, detail, activity, stats,
+//!   search): its state, its keys and its drawing.
+//! * [`popups`] — one file per dialog (confirm, snooze, filter, note, the
+//!   add/edit form, help).
+//! * [`widgets`] — pieces several of them draw: the card, toasts, a text input.
+//! * [`io`] — the requests to the engine and the background thread that
+//!   runs them: the only code that holds the `EngineHandle`.
+//! * [`view`] — the frame: title, footer, the screen in front, toasts and
+//!   the open popup, from one [`view::ViewContext`].
 //! * [`keys`] — the [`Action`] enum and the remappable key map.
 //! * [`theme`] — colour roles from `themes/*.toml`, parents, 16-colour fallbacks.
-//! * [`app`] — small state structs and the pure [`app::update`] function:
-//!   message in, state changed, [`app::Command`]s out.
-//! * [`io`] — the background thread that owns the `EngineHandle`.
-//! * [`view`] — rendering from one [`view::ViewContext`].
 //!
 //! The shell here wires them together: [`run_loop`] is generic over
 //! ratatui's `Backend`, so tests and benchmarks drive the real loop on a
@@ -16,11 +24,13 @@
 //! the change subscription.
 
 pub mod app;
-pub mod form;
 pub mod io;
 pub mod keys;
+pub mod popups;
+pub mod screens;
 pub mod theme;
 pub mod view;
+pub mod widgets;
 
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
@@ -35,7 +45,8 @@ pub use keys::Action;
 
 use crate::engine::Change;
 use crate::handle::{EngineHandle, RemoteEngine};
-use app::{App, AppConfig, Command, IoRequest, Msg};
+use app::{App, AppConfig, Command, Msg};
+use io::IoRequest;
 
 /// Why the TUI stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -196,7 +207,7 @@ pub fn spawn_subscription(subscription: Subscription, inbox: Sender<Msg>) {
         Subscription::Remote(data_dir) => {
             std::thread::spawn(move || {
                 let Some(remote) = RemoteEngine::connect(&data_dir) else {
-                    let _ = inbox.send(Msg::Io(app::IoResult::Failed(
+                    let _ = inbox.send(Msg::Io(io::IoResult::Failed(
                         "cannot subscribe to the running nudge: the board will not update live"
                             .into(),
                     )));
@@ -204,7 +215,7 @@ pub fn spawn_subscription(subscription: Subscription, inbox: Sender<Msg>) {
                 };
                 let result = remote.subscribe(|change| inbox.send(Msg::Changed(change)).is_ok());
                 if let Err(e) = result {
-                    let _ = inbox.send(Msg::Io(app::IoResult::Failed(format!(
+                    let _ = inbox.send(Msg::Io(io::IoResult::Failed(format!(
                         "live updates stopped: {e}"
                     ))));
                 }

@@ -1,15 +1,27 @@
 //! The add / edit lead form: fields, focus and inline errors. Pure state;
-//! [`super::app`] turns a submitted form into an engine request.
+//! [`key`] turns a submitted form into an engine request.
 //!
 //! Validation is the engine's own ([`LeadInput::problems`]), run here before
 //! anything is sent, so each bad field shows its error next to it; what only
 //! the store can know (a duplicate, a suppressed contact) comes back from the
 //! engine and lands on the field it names.
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::{KeyCode, KeyEvent};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
 
+use super::Dialog;
 use crate::domain::lead::{Lead, LeadId, LeadInput};
 use crate::engine::LeadEdit;
+use crate::present;
+use crate::tui::app::{App, Command};
+use crate::tui::io::IoRequest;
+use crate::tui::theme::Theme;
+use crate::tui::widgets::text_input::{self, Edit};
+use crate::tui::widgets::toast::ToastKind;
+
+/// Columns wide.
+pub const WIDTH: u16 = 76;
 
 /// What the form does when submitted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,18 +151,13 @@ impl FormState {
             KeyCode::Enter => return FormKey::Submit,
             KeyCode::Tab | KeyCode::Down => self.focus = (self.focus + 1) % n,
             KeyCode::BackTab | KeyCode::Up => self.focus = (self.focus + n - 1) % n,
-            KeyCode::Backspace => {
-                if let Some(f) = self.fields.get_mut(self.focus) {
-                    f.value.pop();
-                }
-            }
-            KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
-                if let Some(f) = self.fields.get_mut(self.focus) {
-                    f.value.push(c);
+            _ => {
+                if let Some(f) = self.fields.get_mut(self.focus)
+                    && text_input::edit(&mut f.value, key) == Edit::Typed
+                {
                     f.error = None;
                 }
             }
-            _ => {}
         }
         FormKey::Edit
     }
@@ -246,9 +253,93 @@ pub fn field_of_error(message: &str) -> Option<&'static str> {
     }
 }
 
+/// Keys in the form; a submit validates first and sends only a clean form.
+pub fn key(app: &mut App, key: &KeyEvent, mut form: Box<FormState>) -> Vec<Command> {
+    if form.busy {
+        // Waiting for the engine: only Esc (give up waiting) does anything.
+        if key.code != KeyCode::Esc {
+            app.dialog = Dialog::Form(form);
+        }
+        return Vec::new();
+    }
+    let commands = match form.key(key) {
+        FormKey::Cancel => return Vec::new(),
+        FormKey::Edit => Vec::new(),
+        FormKey::Submit => {
+            let names = app.sequence_names();
+            if form.validate(app.default_region.as_deref(), &names) {
+                let request = match &form.mode {
+                    FormMode::Add => Some(IoRequest::Add {
+                        input: Box::new(form.input()),
+                    }),
+                    FormMode::Edit { id, .. } => {
+                        let edit = form.changes();
+                        (!edit.is_empty()).then_some(IoRequest::Edit { id: *id, edit })
+                    }
+                };
+                match request {
+                    Some(request) => {
+                        form.busy = true;
+                        vec![Command::Io(request)]
+                    }
+                    None => {
+                        app.toasts.push(ToastKind::Info, "nothing changed");
+                        return Vec::new();
+                    }
+                }
+            } else {
+                Vec::new()
+            }
+        }
+    };
+    app.dialog = Dialog::Form(form);
+    commands
+}
+
+/// The form's lines: one per field, the error beside it.
+pub fn lines(form: &FormState, t: &Theme) -> Vec<Line<'static>> {
+    let mut lines = Vec::new();
+    for (i, field) in form.fields.iter().enumerate() {
+        let focused = i == form.focus;
+        let label = Style::default().fg(if focused { t.accent } else { t.muted });
+        let value = if focused {
+            Style::default().fg(t.text).bg(t.selected)
+        } else {
+            Style::default().fg(t.text)
+        };
+        let shown = present::cell(&field.value, 24);
+        let mut spans = vec![
+            Span::styled(format!("{:>9} ", field.name), label),
+            Span::styled(shown, value),
+        ];
+        if let Some(error) = &field.error {
+            spans.push(Span::styled(
+                format!(" ✗ {}", present::truncate(error, 36)),
+                Style::default().fg(t.error),
+            ));
+        }
+        lines.push(Line::from(spans));
+    }
+    lines.push(Line::default());
+    if let Some(error) = &form.error {
+        lines.push(Line::from(Span::styled(
+            format!("✗ {error}"),
+            Style::default().fg(t.error),
+        )));
+    }
+    let hint = if form.busy {
+        "saving…"
+    } else {
+        "tab / shift-tab: field · enter: save · esc: cancel"
+    };
+    lines.push(Line::from(Span::styled(hint, Style::default().fg(t.muted))));
+    lines
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crossterm::event::KeyModifiers;
 
     fn key(code: KeyCode) -> KeyEvent {
         KeyEvent::new(code, KeyModifiers::NONE)
