@@ -416,10 +416,11 @@ impl LeadInput {
         }
         // A bad phone next to a good email is a warning (see `validate`), not a problem.
         let email_ok = non_empty(&self.email).is_some_and(|e| normalize_email(e).is_ok());
-        if let Some(Err(e)) = non_empty(&self.phone).map(|p| self.read_phone(p, default_region)) {
-            if !email_ok {
-                out.push(("phone", e));
-            }
+        if let Some(Err(e)) = non_empty(&self.phone)
+            .filter(|_| !email_ok)
+            .map(|p| self.read_phone(p, default_region))
+        {
+            out.push(("phone", e));
         }
         if non_empty(&self.email).is_none() && non_empty(&self.phone).is_none() {
             out.push(("email", LeadError::NoContact));

@@ -35,6 +35,7 @@ const ALIASES: &[(&str, &str)] = &[
     ("etats-unis", "US"),
     ("estados unidos", "US"),
     ("uk", "GB"),
+    ("united kingdom", "GB"),
     ("great britain", "GB"),
     ("england", "GB"),
     ("scotland", "GB"),

@@ -280,9 +280,9 @@ impl Mapping {
                 Column::First if first.is_empty() => first = cell.to_string(),
                 Column::Last if last.is_empty() => last = cell.to_string(),
                 Column::First | Column::Last => {}
-                Column::Email if !cell.is_empty() => emails.push((header.clone(), cell.into())),
-                Column::Phone if !cell.is_empty() => phones.push((header.clone(), cell.into())),
-                Column::Email | Column::Phone => {}
+                // Google Contacts puts several values in one cell: `a ::: b`.
+                Column::Email => emails.extend(split_values(header, cell)),
+                Column::Phone => phones.extend(split_values(header, cell)),
                 Column::Company => set(&mut input.company),
                 Column::TimeZone => set(&mut input.tz),
                 Column::Country => {
@@ -318,6 +318,24 @@ impl Mapping {
             phones,
         }
     }
+}
+
+/// The non-empty values of a cell, split on Google's ` ::: `; the second
+/// and later are named `HEADER (2)`, `HEADER (3)`… so each can be kept.
+fn split_values(header: &str, cell: &str) -> Vec<(String, String)> {
+    cell.split(":::")
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .enumerate()
+        .map(|(i, v)| {
+            let name = if i == 0 {
+                header.to_string()
+            } else {
+                format!("{header} ({})", i + 1)
+            };
+            (name, v.to_string())
+        })
+        .collect()
 }
 
 impl RowInput {

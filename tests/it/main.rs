@@ -5,6 +5,7 @@ mod cli;
 mod cli_edit;
 mod cli_errors;
 mod cli_import;
+mod cli_import_exports;
 mod cli_mark;
 mod cli_seq;
 mod common;
