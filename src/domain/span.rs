@@ -151,4 +151,21 @@ body = "Again"
                 .all(|r| r.first_wait() == Duration::zero())
         );
     }
+
+    #[test]
+    fn the_shipped_default_stays_within_14_to_21_days_from_every_capture() {
+        let seq =
+            Sequence::parse("default.toml", crate::catalog::BUILTIN_DEFAULT, "default").unwrap();
+        let runs = capture_runs(&seq);
+        assert_eq!(runs.len(), 168);
+        for run in &runs {
+            assert_eq!(run.first_wait(), Duration::zero(), "{run:?}");
+            assert!(
+                (Duration::days(14)..=Duration::days(21)).contains(&run.span()),
+                "captured {}: {} days",
+                day_time(run.captured),
+                days(run.span())
+            );
+        }
+    }
 }
