@@ -116,6 +116,8 @@ fn main() {
         password: Secret::from(imap.password.as_str()),
         mailbox: "INBOX".into(),
         ooo_delay_hours: 72,
+        soft_bounce_limit: 3,
+        policy_pause_hours: 24,
         ca_file: String::new(),
     };
     let watcher = || {

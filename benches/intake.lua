@@ -1,6 +1,8 @@
 -- Intake load for `wrk` (not a cargo bench): every request posts a new,
 -- unique lead to POST /api/leads, so each 201 is a lead made durable.
---   nudge serve   # with [server] listen = "127.0.0.1:18787", intake_token = "tok"
+--   nudge serve   # with [server] listen = "127.0.0.1:18787", intake_token = "tok",
+--                 # intake_per_minute = 0, intake_leads_per_minute = 0 (limits off:
+--                 # one client posting thousands a second is what they stop)
 --   wrk -t2 -c16 -d30s -s benches/intake.lua http://127.0.0.1:18787
 local threads = 0
 setup = function(thread)

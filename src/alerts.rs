@@ -1,5 +1,7 @@
 //! Alert webhooks: when a lead replies, books, turns hot or bounces, or a
-//! send is in doubt, the engine announces an [`Alert`]; this task posts it to
+//! send is in doubt, the engine announces an [`Alert`]; when a channel goes
+//! down, stays down for 15 minutes or comes back, a [`ChannelAlert`]. This
+//! task posts each to
 //! a Slack incoming webhook (`{"text": "..."}`) and to a CRM as a signed JSON
 //! event.
 //!
@@ -26,7 +28,7 @@ use tokio::task::JoinSet;
 
 use crate::config::{AlertSettings, Secret};
 use crate::domain::event::AlertKind;
-use crate::engine::Alert;
+use crate::engine::{Alert, ChannelAlert, Notification};
 
 /// Deliveries running at once; further alerts wait on the subscription.
 pub const IN_FLIGHT: usize = 8;
@@ -165,7 +167,7 @@ impl Alerter {
     /// engine is gone), then lets in-flight deliveries finish briefly.
     pub async fn run(
         self,
-        mut alerts: broadcast::Receiver<Alert>,
+        mut alerts: broadcast::Receiver<Notification>,
         mut shutdown: watch::Receiver<bool>,
     ) {
         let mut deliveries = JoinSet::new();
@@ -185,10 +187,34 @@ impl Alerter {
                     Err(broadcast::error::RecvError::Closed) => break,
                 },
             };
+            let (text, body, event, delivery, at) = match &alert {
+                Notification::Lead(alert) => (
+                    slack_text(alert),
+                    crm_body(alert),
+                    alert.kind.as_str(),
+                    format!(
+                        "{}-{}-{}",
+                        alert.lead.id,
+                        alert.kind.as_str(),
+                        alert.at.timestamp_millis()
+                    ),
+                    alert.at,
+                ),
+                Notification::Channel(alert) => (
+                    slack_escape(&alert.describe()),
+                    channel_crm_body(alert),
+                    alert.kind.as_str(),
+                    format!(
+                        "{}-{}-{}",
+                        alert.channel,
+                        alert.kind.as_str(),
+                        alert.at.timestamp_millis()
+                    ),
+                    alert.at,
+                ),
+            };
             if let Some(url) = &self.slack {
-                let body = json!({ "text": slack_text(&alert) })
-                    .to_string()
-                    .into_bytes();
+                let body = json!({ "text": text }).to_string().into_bytes();
                 deliveries.spawn(deliver(
                     self.client.clone(),
                     "slack",
@@ -199,20 +225,11 @@ impl Alerter {
                 ));
             }
             if let Some((url, secret)) = &self.crm {
-                let body = crm_body(&alert);
                 let headers = vec![
-                    ("x-nudge-event", alert.kind.as_str().to_string()),
-                    ("x-nudge-timestamp", alert.at.timestamp().to_string()),
+                    ("x-nudge-event", event.to_string()),
+                    ("x-nudge-timestamp", at.timestamp().to_string()),
                     ("x-nudge-signature", crm_signature(secret, &body)),
-                    (
-                        "x-nudge-delivery",
-                        format!(
-                            "{}-{}-{}",
-                            alert.lead.id,
-                            alert.kind.as_str(),
-                            alert.at.timestamp_millis()
-                        ),
-                    ),
+                    ("x-nudge-delivery", delivery),
                 ];
                 deliveries.spawn(deliver(
                     self.client.clone(),
@@ -255,6 +272,7 @@ pub fn slack_text(alert: &Alert) -> String {
         AlertKind::Booked => format!("*{who}* booked a meeting."),
         AlertKind::Hot => format!("*{who}* is hot: {detail}."),
         AlertKind::Bounced => format!("Email to *{who}* bounced: {detail}"),
+        AlertKind::Attention => format!("*{who}* needs your attention: {detail}"),
         AlertKind::InDoubt => format!(
             "A message to *{who}* may not have arrived ({detail}). Settle it with `nudge resolve {}`.",
             lead.id
@@ -276,6 +294,21 @@ pub fn crm_body(alert: &Alert) -> Vec<u8> {
         "status": lead.status.to_string(),
         "timestamp": alert.at.to_rfc3339(),
         "detail": alert.detail,
+    })
+    .to_string()
+    .into_bytes()
+}
+
+/// The CRM event for a channel alert: event type, channel, timestamp,
+/// since when it was down, touches waiting and the error.
+pub fn channel_crm_body(alert: &ChannelAlert) -> Vec<u8> {
+    json!({
+        "event": alert.kind.as_str(),
+        "channel": alert.channel.to_string(),
+        "timestamp": alert.at.to_rfc3339(),
+        "since": alert.since.to_rfc3339(),
+        "waiting": alert.waiting,
+        "detail": alert.describe(),
     })
     .to_string()
     .into_bytes()

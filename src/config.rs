@@ -329,6 +329,70 @@ pub struct ServerSettings {
     /// email = "Email Address"` maps the form's field to ours.
     #[serde(default)]
     pub sources: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
+    /// Intake requests one client IP may make per minute (a token bucket
+    /// refilled at this rate); 0 turns the per-IP limit off.
+    #[serde(
+        default = "default_intake_per_minute",
+        deserialize_with = "number_or_string"
+    )]
+    pub intake_per_minute: u64,
+    /// Requests one client IP may make at once before the rate applies.
+    #[serde(
+        default = "default_intake_burst",
+        deserialize_with = "number_or_string"
+    )]
+    pub intake_burst: u64,
+    /// New leads intake stores per minute from all clients together; 0 = no ceiling.
+    #[serde(
+        default = "default_intake_leads_per_minute",
+        deserialize_with = "number_or_string"
+    )]
+    pub intake_leads_per_minute: u64,
+    /// Reverse proxies (addresses or CIDR ranges) whose `X-Forwarded-For`
+    /// names the client; from anyone else the header is ignored.
+    #[serde(default, deserialize_with = "ip_nets")]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+}
+
+fn default_intake_per_minute() -> u64 {
+    60
+}
+
+fn default_intake_burst() -> u64 {
+    20
+}
+
+fn default_intake_leads_per_minute() -> u64 {
+    120
+}
+
+/// A list of addresses or CIDR ranges, from the file (`["10.0.0.1",
+/// "fd00::/8"]`) or an environment variable (`"10.0.0.1, fd00::/8"`).
+fn ip_nets<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<ipnet::IpNet>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        List(Vec<String>),
+        Text(String),
+    }
+    let items = match Raw::deserialize(d)? {
+        Raw::List(items) => items,
+        Raw::Text(text) => text.split(',').map(str::to_string).collect(),
+    };
+    items
+        .iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<ipnet::IpNet>()
+                .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    serde::de::Error::custom(format!(
+                        "`{s}` is not an IP address or CIDR range (e.g. 10.0.0.1 or 10.0.0.0/8)"
+                    ))
+                })
+        })
+        .collect()
 }
 
 fn default_tracking() -> bool {
@@ -353,6 +417,10 @@ impl Default for ServerSettings {
             tracking: default_tracking(),
             prefetch_window_secs: default_prefetch_window(),
             sources: Default::default(),
+            intake_per_minute: default_intake_per_minute(),
+            intake_burst: default_intake_burst(),
+            intake_leads_per_minute: default_intake_leads_per_minute(),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -430,6 +498,27 @@ pub struct ImapSettings {
         deserialize_with = "number_or_string"
     )]
     pub ooo_delay_hours: u64,
+    /// Soft bounces (mailbox full, delayed) in a row that count as a hard bounce.
+    #[serde(
+        default = "default_soft_bounce_limit",
+        deserialize_with = "number_or_string"
+    )]
+    pub soft_bounce_limit: u64,
+    /// How long sends to a domain pause after it refused our mail on
+    /// policy grounds (SPF/DKIM/DMARC, blocklists, rate limits).
+    #[serde(
+        default = "default_policy_pause_hours",
+        deserialize_with = "number_or_string"
+    )]
+    pub policy_pause_hours: u64,
+}
+
+fn default_soft_bounce_limit() -> u64 {
+    3
+}
+
+fn default_policy_pause_hours() -> u64 {
+    24
 }
 
 fn default_mailbox() -> String {
@@ -449,6 +538,8 @@ impl Default for ImapSettings {
             mailbox: default_mailbox(),
             ca_file: String::new(),
             ooo_delay_hours: default_ooo_delay_hours(),
+            soft_bounce_limit: default_soft_bounce_limit(),
+            policy_pause_hours: default_policy_pause_hours(),
         }
     }
 }
@@ -786,6 +877,16 @@ listen = "127.0.0.1:8787"
 tracking = true
 # Opens and clicks this soon after sending are link scanners, not people.
 prefetch_window_secs = 10
+# Intake rate limits: each client IP may post this many leads a minute, with
+# bursts up to intake_burst; all clients together may create at most
+# intake_leads_per_minute new leads. Over a limit: 429 with Retry-After.
+# 0 turns a limit off.
+intake_per_minute = 60
+intake_burst = 20
+intake_leads_per_minute = 120
+# Behind a reverse proxy, list its address (or CIDR range) so the client IP
+# is read from X-Forwarded-For; from anyone else that header is ignored.
+# trusted_proxies = ["127.0.0.1"]   # or NUDGE_SERVER_TRUSTED_PROXIES="127.0.0.1,::1"
 
 # Map a source's form fields to ours, for POST /api/leads?source=webflow:
 # [server.sources.webflow]
@@ -821,6 +922,11 @@ mailbox = "INBOX"
 # ca_file = "/etc/ssl/private-ca.pem"
 # Postpone the next touch this long after an auto-reply without a return date.
 ooo_delay_hours = 72
+# Soft bounces (mailbox full, delayed, 4.x.x) in a row that count as a hard bounce.
+soft_bounce_limit = 3
+# After a policy rejection (SPF/DKIM/DMARC, blocklist, rate limit), pause
+# sends to that domain this long and alert you.
+policy_pause_hours = 24
 
 [tui]
 # dark, light, high-contrast, or the name of a file in themes/ (`t` cycles).
@@ -889,6 +995,43 @@ mod tests {
         let msg = e.to_string();
         assert!(msg.starts_with("c.toml:2:"), "{msg}");
         assert!(msg.contains("general.default_tz"), "{msg}");
+    }
+
+    #[test]
+    fn intake_limits_and_trusted_proxies_parse_from_file_and_env() {
+        let c = Config::parse(Path::new("c.toml"), "", env(&[])).unwrap();
+        assert_eq!(
+            (c.server.intake_per_minute, c.server.intake_burst),
+            (60, 20)
+        );
+        assert!(c.server.trusted_proxies.is_empty());
+        let text = "[server]\ntrusted_proxies = [\"10.0.0.1\", \"fd00::/8\"]\n";
+        let c = Config::parse(Path::new("c.toml"), text, env(&[])).unwrap();
+        let nets: Vec<String> = c
+            .server
+            .trusted_proxies
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        assert_eq!(nets, ["10.0.0.1/32", "fd00::/8"]);
+        let c = Config::parse(
+            Path::new("c.toml"),
+            "",
+            env(&[
+                ("NUDGE_SERVER_TRUSTED_PROXIES", "127.0.0.1, ::1"),
+                ("NUDGE_SERVER_INTAKE_BURST", "5"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.server.trusted_proxies.len(), 2);
+        assert_eq!(c.server.intake_burst, 5);
+        let e = Config::parse(
+            Path::new("c.toml"),
+            "[server]\ntrusted_proxies = [\"proxy.local\"]\n",
+            env(&[]),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("proxy.local"), "{e}");
     }
 
     #[test]

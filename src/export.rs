@@ -1,5 +1,11 @@
 //! Export every lead with every field and every event, streamed so memory
 //! stays flat however many leads there are.
+//!
+//! CSV is made safe to open in a spreadsheet: a cell that begins with `=`,
+//! `+`, `-`, `@`, TAB or CR is written with a leading `'` (the OWASP rule
+//! against formula injection), so `=HYPERLINK(…)` in a lead's company shows
+//! as text instead of running. `nudge import` takes the `'` off again. JSONL
+//! is byte-exact: every value as stored, for machines.
 
 use std::io::Write;
 
@@ -75,6 +81,16 @@ pub const CSV_HEADERS: &[&str] = &[
     "events",
 ];
 
+/// A CSV cell a spreadsheet shows as text: a leading formula trigger gets a
+/// `'` in front (OWASP "CSV injection").
+pub fn spreadsheet_safe(cell: String) -> String {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{cell}")
+    } else {
+        cell
+    }
+}
+
 fn json<T: Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_default()
 }
@@ -107,31 +123,56 @@ pub fn export(store: &Store, format: Format, out: impl Write) -> Result<u64, Exp
                 let events = store.events(lead.id)?;
                 let opt = |v: &Option<String>| v.clone().unwrap_or_default();
                 let next = lead.next.as_ref();
-                csv.write_record([
-                    lead.id.to_string(),
-                    lead.name.clone(),
-                    opt(&lead.email),
-                    opt(&lead.phone),
-                    opt(&lead.company),
-                    lead.tz.map(|t| t.name().to_string()).unwrap_or_default(),
-                    lead.source.clone(),
-                    lead.sequence.clone(),
-                    lead.status.to_string(),
-                    lead.stage().to_string(),
-                    lead.created_at.to_rfc3339(),
-                    lead.updated_at.to_rfc3339(),
-                    next.map(|n| n.at.to_rfc3339()).unwrap_or_default(),
-                    next.map(|n| n.step_id.clone()).unwrap_or_default(),
-                    next.map(|n| n.channel.to_string()).unwrap_or_default(),
-                    lead.consent.email.as_ref().map(json).unwrap_or_default(),
-                    lead.consent.sms.as_ref().map(json).unwrap_or_default(),
-                    json(&lead.fields),
-                    json(&events),
-                ])?;
+                csv.write_record(
+                    [
+                        lead.id.to_string(),
+                        lead.name.clone(),
+                        opt(&lead.email),
+                        opt(&lead.phone),
+                        opt(&lead.company),
+                        lead.tz.map(|t| t.name().to_string()).unwrap_or_default(),
+                        lead.source.clone(),
+                        lead.sequence.clone(),
+                        lead.status.to_string(),
+                        lead.stage().to_string(),
+                        lead.created_at.to_rfc3339(),
+                        lead.updated_at.to_rfc3339(),
+                        next.map(|n| n.at.to_rfc3339()).unwrap_or_default(),
+                        next.map(|n| n.step_id.clone()).unwrap_or_default(),
+                        next.map(|n| n.channel.to_string()).unwrap_or_default(),
+                        lead.consent.email.as_ref().map(json).unwrap_or_default(),
+                        lead.consent.sms.as_ref().map(json).unwrap_or_default(),
+                        json(&lead.fields),
+                        json(&events),
+                    ]
+                    .map(spreadsheet_safe),
+                )?;
                 count += 1;
             }
             csv.flush()?;
         }
     }
     Ok(count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formula_triggers_are_quoted_and_other_cells_kept() {
+        for cell in [
+            "=HYPERLINK(\"http://evil.test\",\"click\")",
+            "+1",
+            "-2+3",
+            "@SUM(A1)",
+            "\tx",
+            "\rx",
+        ] {
+            assert_eq!(spreadsheet_safe(cell.into()), format!("'{cell}"));
+        }
+        for cell in ["Ada", "", "a=b", " =x", "'=x", "{\"k\":\"=x\"}"] {
+            assert_eq!(spreadsheet_safe(cell.into()), cell);
+        }
+    }
 }

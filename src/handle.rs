@@ -144,6 +144,8 @@ pub enum Request {
     },
     /// Pipeline counts.
     Status,
+    /// Each channel's health (live, dry-run, down, paused).
+    ChannelHealth,
     /// Leads per board stage.
     StageCounts {
         /// Only this sequence.
@@ -480,6 +482,14 @@ impl EngineHandle {
         }
     }
 
+    /// Each channel's health, for the TUI header; cheap (no counting).
+    pub fn channel_health(&mut self) -> Result<Vec<crate::engine::ChannelStatus>> {
+        match self {
+            EngineHandle::Local(engine) => Ok(engine.channel_health()),
+            EngineHandle::Remote(r) => r.call(&Request::ChannelHealth),
+        }
+    }
+
     /// Adds a note to a lead's timeline.
     pub fn note(&mut self, id: &str, text: &str) -> Result<Lead> {
         match self {
@@ -594,6 +604,7 @@ fn execute(engine: &Arc<Engine>, request: Request) -> Result<serde_json::Value> 
         Request::SendNow { id } => json(serde_json::to_value(handle.send_now(&id)?)),
         Request::Erase { id } => json(serde_json::to_value(handle.erase(&id)?)),
         Request::Status => json(serde_json::to_value(handle.status()?)),
+        Request::ChannelHealth => json(serde_json::to_value(handle.channel_health()?)),
         Request::StageCounts { sequence, source } => {
             let counts = handle.stage_counts(&BoardFilter {
                 sequence: sequence.as_deref(),

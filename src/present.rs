@@ -6,11 +6,15 @@
 //! company, fields, message text) can hold terminal escapes: it goes through
 //! [`safe`] or [`safe_multiline`] before it reaches a terminal.
 
+mod log;
+
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use chrono::{DateTime, Duration, Utc};
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+
+pub use log::safe_log_fields;
 
 /// "in 3h", "overdue 10m": how far `at` is from `now`, at a glance.
 pub fn relative(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
@@ -77,6 +81,27 @@ fn escape_where(text: &str, unsafe_char: impl Fn(char) -> bool) -> Cow<'_, str> 
     Cow::Owned(out)
 }
 
+/// JSON text (as serde_json writes it) made safe for a terminal without
+/// changing what it means: serde_json already escapes C0 controls, and this
+/// writes DEL, C1 controls and bidi controls as `\u00XX` escapes too. Those
+/// characters only occur inside JSON strings, where the escape is equivalent.
+pub fn safe_json(json: &str) -> Cow<'_, str> {
+    let unsafe_in_json =
+        |c: char| c == '\u{7f}' || ('\u{80}'..='\u{9f}').contains(&c) || is_bidi_control(c);
+    if !json.chars().any(unsafe_in_json) {
+        return Cow::Borrowed(json);
+    }
+    let mut out = String::with_capacity(json.len() + 12);
+    for c in json.chars() {
+        if unsafe_in_json(c) {
+            let _ = write!(out, "\\u{:04x}", c as u32);
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
 /// How many terminal columns `text` takes (wide CJK characters take two).
 pub fn width(text: &str) -> usize {
     UnicodeWidthStr::width(text)
@@ -133,6 +158,26 @@ mod tests {
     fn safe_escapes_bidi_overrides_and_leaves_plain_text_borrowed() {
         assert_eq!(safe("a\u{202e}b\u{2066}c"), "a\\u{202e}b\\u{2066}c");
         assert!(matches!(safe("Ada Lovelace 李"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn safe_json_escapes_c1_del_and_bidi_and_means_the_same() {
+        let value = serde_json::json!({"name": "Mal\u{1b}]0;x\u{7}\u{9b}2J\u{7f}\u{202e}\\\u{85}"});
+        for text in [
+            value.to_string(),
+            serde_json::to_string_pretty(&value).unwrap(),
+        ] {
+            let shown = safe_json(&text);
+            assert!(
+                !shown
+                    .chars()
+                    .any(|c| c.is_control() && c != '\n' || is_bidi_control(c)),
+                "{shown}"
+            );
+            let back: serde_json::Value = serde_json::from_str(&shown).unwrap();
+            assert_eq!(back, value);
+        }
+        assert!(matches!(safe_json("{\"a\":\"李\"}"), Cow::Borrowed(_)));
     }
 
     #[test]

@@ -91,6 +91,10 @@ impl Transport for CallTransport {
             self.twiml_url
         )
     }
+
+    async fn probe(&self) -> Result<(), SendError> {
+        self.client.probe().await
+    }
 }
 
 #[cfg(test)]
@@ -183,10 +187,10 @@ mod tests {
             .mount(&busy)
             .await;
         let err = transport(&busy.uri()).send(&touch()).await.unwrap_err();
-        assert!(matches!(err, SendError::Transient { .. }), "{err:?}");
+        assert!(matches!(err, SendError::Unavailable { .. }), "{err:?}");
 
         let err = transport(&refused_url()).send(&touch()).await.unwrap_err();
-        assert!(matches!(err, SendError::Transient { .. }), "{err:?}");
+        assert!(matches!(err, SendError::Unavailable { .. }), "{err:?}");
     }
 
     #[tokio::test]

@@ -8,10 +8,11 @@
 //! records how far the transaction got, and that decides:
 //!
 //! * **Connecting** (DNS, TCP, TLS, greeting, EHLO, STARTTLS, AUTH, or the
-//!   `NOOP` that checks a pooled connection): nothing was sent, so every
-//!   failure is transient, a reply code included: a server that turns us
-//!   away says nothing about this lead. 530/534/535/538 get a hint to check
-//!   the credentials.
+//!   `NOOP` that checks a pooled connection): nothing was sent, and a server
+//!   that turns us away says nothing about this lead, so every failure is
+//!   [`SendError::Unavailable`]: the channel's breaker opens and touches
+//!   wait without spending attempts. 530/534/535/538 are refused
+//!   credentials, which wait for a fixed config.
 //! * **`MAIL FROM`**: 4xx is transient; 5xx means the server refuses our
 //!   sender, which is our configuration and not this lead, so it is
 //!   transient too (retried, then failed visibly) with a hint.
@@ -307,6 +308,17 @@ impl EmailTransport {
         let address: Address = touch.to.trim().parse().map_err(|e| SendError::Permanent {
             reason: format!("invalid recipient address `{}`: {e}", touch.to),
         })?;
+        // A control character (CR/LF above all) in a header is refused
+        // here, as this touch's permanent failure: lettre would refuse it
+        // later with a panic, and a header must never be injected.
+        let subject = touch.subject.clone().unwrap_or_default();
+        for (part, value) in [("name", touch.to_name.as_str()), ("subject", &subject)] {
+            if value.chars().any(char::is_control) {
+                return Err(SendError::Permanent {
+                    reason: format!("invalid header value in {part}: it holds a control character"),
+                });
+            }
+        }
         let name = Some(touch.to_name.trim().to_string()).filter(|n| !n.is_empty());
         let message_id = match &touch.message_id {
             Some(id) => id.clone(),
@@ -329,7 +341,7 @@ impl EmailTransport {
         let mut builder = Message::builder()
             .from(self.from.clone())
             .to(Mailbox::new(name, address))
-            .subject(touch.subject.clone().unwrap_or_default())
+            .subject(subject)
             .date(SystemTime::from(self.clock.now()))
             .message_id(Some(message_id));
         if let Some(reply_to) = &self.reply_to {
@@ -401,6 +413,36 @@ fn reply_text(err: &SmtpError, password: &Secret) -> String {
     redact(&err.to_string(), password)
 }
 
+/// A connection that could not be opened: the channel is unusable, not
+/// this message. Refused credentials are told apart: they wait for a fixed
+/// config instead of being retried.
+fn connect_error(err: &ConnectError, password: &Secret) -> SendError {
+    match err {
+        ConnectError::Network(detail) => SendError::Unavailable {
+            reason: format!(
+                "SMTP connection not established, nothing sent: {}",
+                redact(detail, password)
+            ),
+            credentials: false,
+        },
+        ConnectError::Smtp(e) => {
+            let text = reply_text(e, password);
+            match e.status().map(u16::from) {
+                Some(code) if AUTH_FAILURES.contains(&code) => SendError::Unavailable {
+                    reason: format!(
+                        "the SMTP server refused the password ({text}); check the user and password in [email] smtp_url"
+                    ),
+                    credentials: true,
+                },
+                _ => SendError::Unavailable {
+                    reason: format!("SMTP connection not established, nothing sent: {text}"),
+                    credentials: false,
+                },
+            }
+        }
+    }
+}
+
 /// Maps a failed transaction to the retry policy; see the module docs.
 fn classify(err: &smtp_pool::TransactionError, password: &Secret) -> SendError {
     use smtp_pool::TransactionError as E;
@@ -409,21 +451,7 @@ fn classify(err: &smtp_pool::TransactionError, password: &Secret) -> SendError {
         retry_after: None,
     };
     match err {
-        E::Connect(ConnectError::Network(detail)) => transient(format!(
-            "SMTP connection not established, nothing sent: {}",
-            redact(detail, password)
-        )),
-        E::Connect(ConnectError::Smtp(e)) => {
-            let text = reply_text(e, password);
-            match e.status().map(u16::from) {
-                Some(code) if AUTH_FAILURES.contains(&code) => transient(format!(
-                    "SMTP authentication failed ({text}); check the user and password in [email] smtp_url"
-                )),
-                _ => transient(format!(
-                    "SMTP connection not established, nothing sent: {text}"
-                )),
-            }
-        }
+        E::Connect(e) => connect_error(e, password),
         E::Unsupported(why) => transient(format!("SMTP server cannot take this message: {why}")),
         E::Smtp(phase, e) => {
             let text = reply_text(e, password);
@@ -470,12 +498,37 @@ impl Transport for EmailTransport {
                     self.send_timeout
                 ),
             }),
+            Err(_) if progress.get() == Phase::Connect => Err(SendError::Unavailable {
+                reason: format!(
+                    "no answer from the SMTP server within {:?} while connecting; nothing sent",
+                    self.send_timeout
+                ),
+                credentials: false,
+            }),
             Err(_) => Err(SendError::Transient {
                 reason: format!(
                     "no answer from the SMTP server within {:?} before the message was sent",
                     self.send_timeout
                 ),
                 retry_after: None,
+            }),
+        }
+    }
+
+    async fn probe(&self) -> Result<(), SendError> {
+        match tokio::time::timeout(self.send_timeout, self.pool.checkout()).await {
+            Ok(Ok(conn)) => {
+                // A working connection is worth keeping for the next send.
+                self.pool.checkin(conn);
+                Ok(())
+            }
+            Ok(Err(e)) => Err(connect_error(&e, &self.password)),
+            Err(_) => Err(SendError::Unavailable {
+                reason: format!(
+                    "no answer from the SMTP server within {:?} while connecting",
+                    self.send_timeout
+                ),
+                credentials: false,
             }),
         }
     }
@@ -664,30 +717,51 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn connection_refused_is_transient() {
+    async fn connection_refused_means_the_channel_is_unavailable() {
         let port = free_port();
-        let err = transport(&format!("smtp://127.0.0.1:{port}?tls=none"))
-            .send(&follow_up())
-            .await
-            .unwrap_err();
-        assert!(matches!(err, SendError::Transient { .. }), "{err:?}");
+        let t = transport(&format!("smtp://127.0.0.1:{port}?tls=none"));
+        let err = t.send(&follow_up()).await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                SendError::Unavailable {
+                    credentials: false,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        let probed = t.probe().await.unwrap_err();
+        assert!(
+            matches!(probed, SendError::Unavailable { .. }),
+            "{probed:?}"
+        );
     }
 
     #[tokio::test]
-    async fn tls_that_cannot_be_established_is_transient() {
+    async fn a_probe_of_a_working_server_parks_the_connection_and_sends_nothing() {
+        let sink = SmtpSink::start();
+        let t = transport(&sink.url());
+        t.probe().await.unwrap();
+        assert_eq!(t.pool.idle_count(), 1);
+        assert!(sink.messages().is_empty());
+    }
+
+    #[tokio::test]
+    async fn tls_that_cannot_be_established_means_the_channel_is_unavailable() {
         let sink = SmtpSink::start();
         // STARTTLS required, but smtp-sink does not offer it.
         let err = transport(&format!("smtp://127.0.0.1:{}", sink.port()))
             .send(&follow_up())
             .await
             .unwrap_err();
-        assert!(matches!(err, SendError::Transient { .. }), "{err:?}");
+        assert!(matches!(err, SendError::Unavailable { .. }), "{err:?}");
         // Implicit TLS against a clear-text greeting.
         let err = transport(&format!("smtps://127.0.0.1:{}", sink.port()))
             .send(&follow_up())
             .await
             .unwrap_err();
-        assert!(matches!(err, SendError::Transient { .. }), "{err:?}");
+        assert!(matches!(err, SendError::Unavailable { .. }), "{err:?}");
         assert!(sink.messages().is_empty());
     }
 
@@ -762,6 +836,29 @@ mod tests {
         touch.to = "not an address".into();
         let err = t.send(&touch).await.unwrap_err();
         assert!(matches!(err, SendError::Permanent { .. }), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn a_control_character_in_a_header_is_permanent_and_sends_nothing() {
+        let sink = SmtpSink::start();
+        let t = transport(&sink.url());
+        let mut touch = follow_up();
+        touch.to_name = "Evil\r\nBcc: victim@other.test".into();
+        let err = t.send(&touch).await.unwrap_err();
+        match err {
+            SendError::Permanent { reason } => {
+                assert!(reason.contains("invalid header value in name"), "{reason}")
+            }
+            other => panic!("expected permanent, got {other:?}"),
+        }
+        let mut touch = follow_up();
+        touch.subject = Some("Hi\r\nX-Injected: 1".into());
+        let err = t.send(&touch).await.unwrap_err();
+        assert!(
+            matches!(&err, SendError::Permanent { reason } if reason.contains("subject")),
+            "{err:?}"
+        );
+        assert!(sink.messages().is_empty());
     }
 
     #[test]

@@ -106,6 +106,19 @@ pub enum SendError {
         /// What happened.
         reason: String,
     },
+    /// The channel itself cannot be used now, and nothing was sent: the
+    /// server is unreachable, TLS fails, the SMTP greeting is 421, the
+    /// credentials are refused, Twilio answers 401/403, 429 or 5xx. Says
+    /// nothing about this message or lead: the worker opens the channel's
+    /// breaker and the touch waits without spending an attempt.
+    #[error("channel unavailable: {reason}")]
+    Unavailable {
+        /// What happened.
+        reason: String,
+        /// The server refused our credentials (SMTP 535, Twilio 401): a
+        /// configuration problem, not retried until a restart.
+        credentials: bool,
+    },
 }
 
 /// A way to deliver touches.
@@ -119,6 +132,13 @@ pub trait Transport: Send + Sync {
 
     /// A short description for `nudge serve`'s start-up line; never contains secrets.
     fn describe(&self) -> String;
+
+    /// A cheap check that the channel works again after an outage (SMTP:
+    /// a connection through greeting, TLS and AUTH; Twilio: an
+    /// authenticated GET of the account). Sends nothing to anyone.
+    async fn probe(&self) -> Result<(), SendError> {
+        Ok(())
+    }
 }
 
 /// A channel setting that cannot work, found at start-up rather than at the

@@ -92,6 +92,10 @@ impl Transport for SmsTransport {
         };
         format!("sms via Twilio {} {sender}", self.client.base_url())
     }
+
+    async fn probe(&self) -> Result<(), SendError> {
+        self.client.probe().await
+    }
 }
 
 #[cfg(test)]
@@ -250,7 +254,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn too_many_requests_is_transient_and_keeps_retry_after() {
+    async fn too_many_requests_means_the_channel_is_unavailable() {
         let server = MockServer::start().await;
         Mock::given(method("POST"))
             .and(path(MESSAGES))
@@ -264,29 +268,38 @@ mod tests {
         let err = transport(&server.uri()).send(&touch()).await.unwrap_err();
         assert_eq!(
             err,
-            SendError::Transient {
+            SendError::Unavailable {
                 reason: "Twilio answered HTTP 429, error 20429: Too Many Requests \
                          (https://www.twilio.com/docs/errors/20429)"
                     .into(),
-                retry_after: Some(Duration::from_secs(7)),
+                credentials: false,
             }
         );
     }
 
     #[tokio::test]
-    async fn server_errors_are_transient() {
+    async fn server_errors_mean_the_channel_is_unavailable() {
         let (_s, err) = answer(500, twilio_error(20500, "Internal Server Error", 500)).await;
-        assert!(matches!(err, SendError::Transient { .. }), "{err:?}");
+        assert!(matches!(err, SendError::Unavailable { .. }), "{err:?}");
     }
 
     #[tokio::test]
-    async fn bad_credentials_are_transient_and_never_show_the_token() {
+    async fn bad_credentials_pause_the_channel_and_never_show_the_token() {
         let (_s, err) = answer(
             401,
             twilio_error(20003, &format!("Authenticate: bad token {TOKEN}"), 401),
         )
         .await;
-        assert!(matches!(err, SendError::Transient { .. }), "{err:?}");
+        assert!(
+            matches!(
+                err,
+                SendError::Unavailable {
+                    credentials: true,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
         assert!(!err.to_string().contains(TOKEN), "{err}");
         assert!(!format!("{err:?}").contains(TOKEN), "{err:?}");
     }
@@ -312,9 +325,30 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn connection_refused_is_transient() {
+    async fn connection_refused_means_the_channel_is_unavailable() {
         let err = transport(&refused_url()).send(&touch()).await.unwrap_err();
-        assert!(matches!(err, SendError::Transient { .. }), "{err:?}");
+        assert!(matches!(err, SendError::Unavailable { .. }), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn the_probe_is_an_authenticated_get_of_the_account() {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path("/2010-04-01/Accounts/AC0123456789abcdef.json"))
+            .and(header("authorization", BASIC_AUTH))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({"sid": SID})))
+            .expect(1)
+            .mount(&server)
+            .await;
+        transport(&server.uri()).probe().await.unwrap();
+
+        let (_s, err) = answer(503, serde_json::json!({})).await;
+        assert!(matches!(err, SendError::Unavailable { .. }), "{err:?}");
+        let refused = transport(&refused_url()).probe().await.unwrap_err();
+        assert!(
+            matches!(refused, SendError::Unavailable { .. }),
+            "{refused:?}"
+        );
     }
 
     #[tokio::test]

@@ -4,7 +4,8 @@
 //!
 //! Classification (the part that matters): only an HTTP status is definite.
 //! A refused or failed *connect* happens before any byte of the request left,
-//! so it is transient; a timeout or a connection lost once the request was
+//! so nothing was sent; like 401/403, 429 and 5xx it says the API is
+//! unusable for everyone ([`SendError::Unavailable`]); a timeout or a connection lost once the request was
 //! on the wire may have created the message, so it is in doubt.
 
 use std::time::Duration;
@@ -181,16 +182,17 @@ impl TwilioClient {
         match (code, status) {
             (Some(OPTED_OUT), _) => SendError::OptedOut { reason },
             (Some(INVALID_TO | NOT_MOBILE), _) => SendError::Permanent { reason },
-            (_, 429) | (_, 500..=599) => SendError::Transient {
-                reason,
-                retry_after,
-            },
             // Bad credentials are our configuration, not this lead's fault:
-            // retrying (and failing visibly after the last attempt) leaves
-            // time to fix the token instead of stopping SMS for every lead.
-            (_, 401) => SendError::Transient {
+            // SMS pauses (no attempt spent) until the token is fixed.
+            (_, 401) => SendError::Unavailable {
                 reason: format!("{reason}; check [sms] account_sid and auth_token"),
-                retry_after,
+                credentials: true,
+            },
+            // Forbidden, rate limited or failing: the account or the API is
+            // the problem, for every lead alike.
+            (_, 403 | 429 | 500..=599) => SendError::Unavailable {
+                reason,
+                credentials: false,
             },
             (_, 400..=499) => SendError::Permanent { reason },
             // Redirects are off and 1xx never surfaces: not sent, not the lead.
@@ -201,15 +203,53 @@ impl TwilioClient {
         }
     }
 
+    /// An authenticated `GET` of the account: proves the API answers and
+    /// takes our credentials, and creates nothing.
+    pub(crate) async fn probe(&self) -> Result<(), SendError> {
+        let url = format!(
+            "{}/2010-04-01/Accounts/{}.json",
+            self.base_url, self.account_sid
+        );
+        let response = self
+            .http
+            .get(url)
+            .basic_auth(&self.account_sid, Some(self.auth_token.expose()))
+            .timeout(self.timeout)
+            .send()
+            .await
+            .map_err(|e| SendError::Unavailable {
+                reason: format!(
+                    "cannot reach Twilio: {}",
+                    redact(&error_chain(&e), &self.auth_token)
+                ),
+                credentials: false,
+            })?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let retry_after = super::retry_after(response.headers());
+        let body = response.text().await.unwrap_or_default();
+        let details = serde_json::from_str::<TwilioErrorBody>(&body).ok();
+        match self.classify(status.as_u16(), details, retry_after) {
+            unavailable @ SendError::Unavailable { .. } => Err(unavailable),
+            other => Err(SendError::Unavailable {
+                reason: other.to_string(),
+                credentials: false,
+            }),
+        }
+    }
+
     /// Classifies a failure that produced no HTTP status.
     fn transport_error(&self, e: &reqwest::Error) -> SendError {
         let detail = redact(&error_chain(e), &self.auth_token);
         if e.is_connect() {
             // The connector failed (refused, DNS, TLS handshake, connect
-            // timeout): not one byte of the request was sent.
-            SendError::Transient {
+            // timeout): not one byte of the request was sent, and the API
+            // is unreachable for every lead alike.
+            SendError::Unavailable {
                 reason: format!("cannot connect to Twilio: {detail}"),
-                retry_after: None,
+                credentials: false,
             }
         } else if e.is_timeout() {
             SendError::InDoubt {

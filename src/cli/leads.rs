@@ -17,7 +17,7 @@ use crate::domain::status::Status;
 use crate::domain::touch::{Resolution, TouchState};
 use crate::engine::LeadView;
 use crate::handle::ListQuery;
-use crate::present::{self, relative};
+use crate::present::{self, relative, safe, safe_json};
 use crate::store::ListFilter;
 
 /// `nudge add`.
@@ -206,7 +206,7 @@ pub(super) fn leads(ctx: &Context_, args: &LeadsArgs, out: &mut impl Write) -> R
     })?;
     if args.json {
         for lead in &leads {
-            writeln!(out, "{}", lead_json(lead))?;
+            writeln!(out, "{}", safe_json(&lead_json(lead).to_string()))?;
         }
         return Ok(());
     }
@@ -258,12 +258,13 @@ pub(super) fn show(ctx: &Context_, args: &ShowArgs, out: &mut impl Write) -> Res
             }),
             "touches": touches,
         });
-        writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+        writeln!(out, "{}", safe_json(&serde_json::to_string_pretty(&v)?))?;
         return Ok(());
     }
     let now = SystemClock.now();
-    writeln!(out, "{}  ({})", lead.name, lead.id)?;
-    let row = |out: &mut dyn Write, k: &str, v: &str| writeln!(out, "  {k:<10} {v}");
+    writeln!(out, "{}  ({})", safe(&lead.name), lead.id)?;
+    // Every value here may come from the lead: escaped for the terminal.
+    let row = |out: &mut dyn Write, k: &str, v: &str| writeln!(out, "  {k:<10} {}", safe(v));
     row(out, "email", lead.email.as_deref().unwrap_or("-"))?;
     row(out, "phone", lead.phone.as_deref().unwrap_or("-"))?;
     row(out, "company", lead.company.as_deref().unwrap_or("-"))?;
@@ -301,7 +302,7 @@ pub(super) fn show(ctx: &Context_, args: &ShowArgs, out: &mut impl Write) -> Res
             out,
             "  {}  {}",
             at.format("%Y-%m-%d %H:%M:%S UTC"),
-            kind.describe()
+            safe(&kind.describe())
         )?;
         if let EventKind::TouchSent { subject, body, .. } = kind {
             write_message(out, "      ", subject.as_deref(), body)?;
@@ -314,13 +315,13 @@ pub(super) fn show(ctx: &Context_, args: &ShowArgs, out: &mut impl Write) -> Res
             let error = t
                 .last_error
                 .as_deref()
-                .map(|e| format!(" — {e}"))
+                .map(|e| format!(" — {}", safe(e)))
                 .unwrap_or_default();
             writeln!(
                 out,
                 "  #{} {} ({}) {}{dry}, {} attempt(s){error}",
                 t.step + 1,
-                t.step_id,
+                safe(&t.step_id),
                 t.channel,
                 t.state.as_str(),
                 t.attempts
@@ -363,13 +364,19 @@ pub(super) fn mark(ctx: &Context_, args: &MarkArgs, out: &mut impl Write) -> Res
     let mark: Mark = args.mark.parse().map_err(anyhow::Error::msg)?;
     let lead = ctx.handle()?.mark(&args.id, mark, args.note.as_deref())?;
     let next = next_suffix(&lead);
-    writeln!(out, "{} {} → {}{next}", lead.id, lead.name, lead.status)?;
+    writeln!(
+        out,
+        "{} {} → {}{next}",
+        lead.id,
+        safe(&lead.name),
+        lead.status
+    )?;
     Ok(())
 }
 
 pub(super) fn note(ctx: &Context_, args: &NoteArgs, out: &mut impl Write) -> Result<()> {
     let lead = ctx.handle()?.note(&args.id, &args.text.join(" "))?;
-    writeln!(out, "{} {}: note added", lead.id, lead.name)?;
+    writeln!(out, "{} {}: note added", lead.id, safe(&lead.name))?;
     Ok(())
 }
 
@@ -396,10 +403,10 @@ pub(super) fn edit(ctx: &Context_, args: EditArgs, out: &mut impl Write) -> Resu
         out,
         "{} {} <{}> {} {}",
         lead.id,
-        lead.name,
-        lead.email.as_deref().unwrap_or("-"),
-        lead.phone.as_deref().unwrap_or("-"),
-        lead.company.as_deref().unwrap_or("-")
+        safe(&lead.name),
+        safe(lead.email.as_deref().unwrap_or("-")),
+        safe(lead.phone.as_deref().unwrap_or("-")),
+        safe(lead.company.as_deref().unwrap_or("-"))
     )?;
     Ok(())
 }
@@ -409,7 +416,9 @@ pub(super) fn erase(ctx: &Context_, args: &EraseArgs, out: &mut impl Write) -> R
     writeln!(
         out,
         "erased {} ({}) and {} events; their contacts stay suppressed",
-        lead.id, lead.name, lead.event_count
+        lead.id,
+        safe(&lead.name),
+        lead.event_count
     )?;
     Ok(())
 }
@@ -426,7 +435,7 @@ pub(super) fn resolve(ctx: &Context_, args: &ResolveArgs, out: &mut impl Write) 
         out,
         "{} {} resolved as {}{next}",
         lead.id,
-        lead.name,
+        safe(&lead.name),
         args.how.trim()
     )?;
     Ok(())

@@ -28,7 +28,7 @@ use crate::config::{Config, Paths};
 use crate::domain::lead::Lead;
 use crate::engine::{Engine, Settings};
 use crate::handle::{EngineHandle, RemoteEngine};
-use crate::present::relative;
+use crate::present::{self, relative};
 use crate::store::Store;
 
 pub use dev::DevCommand;
@@ -119,7 +119,8 @@ pub fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // Errors may quote a lead's value: escaped like every other output.
+            eprintln!("error: {}", present::safe_multiline(&format!("{e:#}")));
             ExitCode::FAILURE
         }
     }

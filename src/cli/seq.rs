@@ -18,7 +18,7 @@ use crate::domain::lint::{lint as lint_sequence, sample_lead};
 use crate::domain::render::Message;
 use crate::domain::schedule::PlannedTouch;
 use crate::domain::status::Status;
-use crate::present::relative;
+use crate::present::{relative, safe, safe_json, safe_multiline};
 
 /// `nudge seq …`.
 #[derive(Debug, Subcommand)]
@@ -133,7 +133,11 @@ pub(super) fn preview(ctx: &Context_, args: &PreviewArgs, out: &mut impl Write) 
     let plan = crate::engine::preview(&catalog, &settings, &args.name, &lead, start)?;
     if args.json {
         for (touch, message) in &plan {
-            writeln!(out, "{}", touch_json(touch, message, tz))?;
+            writeln!(
+                out,
+                "{}",
+                safe_json(&touch_json(touch, message, tz).to_string())
+            )?;
         }
         return Ok(());
     }
@@ -141,7 +145,7 @@ pub(super) fn preview(ctx: &Context_, args: &PreviewArgs, out: &mut impl Write) 
         out,
         "{} for {} ({}), starting {}",
         args.name,
-        lead.name,
+        safe(&lead.name),
         tz.name(),
         start.to_rfc3339()
     )?;
@@ -175,7 +179,7 @@ pub(super) fn write_touch(
     now: DateTime<Utc>,
 ) -> Result<()> {
     for s in &touch.skipped {
-        writeln!(out, "  (skipping {}: {})", s.step_id, s.reason)?;
+        writeln!(out, "  (skipping {}: {})", s.step_id, safe(s.reason))?;
     }
     let local = touch.at.with_timezone(&tz);
     writeln!(
@@ -192,7 +196,8 @@ pub(super) fn write_touch(
     write_message(out, "    ", message.subject.as_deref(), &message.body)
 }
 
-/// A message's subject (if any) and body, each line behind `indent` and a `|` gutter.
+/// A message's subject (if any) and body, each line behind `indent` and a
+/// `|` gutter; the text holds lead values, so it is escaped for the terminal.
 pub(super) fn write_message(
     out: &mut (impl Write + ?Sized),
     indent: &str,
@@ -200,10 +205,10 @@ pub(super) fn write_message(
     body: &str,
 ) -> Result<()> {
     if let Some(subject) = subject {
-        writeln!(out, "{indent}Subject: {subject}")?;
+        writeln!(out, "{indent}Subject: {}", safe(subject))?;
     }
     for line in body.lines() {
-        writeln!(out, "{indent}| {line}")?;
+        writeln!(out, "{indent}| {}", safe_multiline(line))?;
     }
     Ok(())
 }

@@ -8,6 +8,7 @@ use clap::Args;
 
 use super::serve::runtime;
 use super::{Context_, start_time};
+use crate::present::{safe, safe_json};
 
 /// `nudge simulate`.
 #[derive(Debug, Args)]
@@ -48,7 +49,11 @@ pub(super) fn simulate(ctx: &Context_, args: &SimulateArgs, out: &mut impl Write
         &options,
     ))?;
     if args.json {
-        writeln!(out, "{}", serde_json::to_string_pretty(&result)?)?;
+        writeln!(
+            out,
+            "{}",
+            safe_json(&serde_json::to_string_pretty(&result)?)
+        )?;
         return Ok(());
     }
     writeln!(
@@ -68,11 +73,11 @@ pub(super) fn simulate(ctx: &Context_, args: &SimulateArgs, out: &mut impl Write
             line.at.with_timezone(&tz).format("%a %m-%d %H:%M"),
             line.lead,
             line.tz,
-            line.text
+            safe(&line.text)
         )?;
     }
     for (lead, why) in &result.outcomes {
-        writeln!(out, "lead {lead}: {why}")?;
+        writeln!(out, "lead {lead}: {}", safe(why))?;
     }
     Ok(())
 }

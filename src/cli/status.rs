@@ -5,6 +5,7 @@ use std::io::Write;
 use anyhow::Result;
 
 use super::Context_;
+use crate::present::safe;
 
 pub(super) fn status(ctx: &Context_, out: &mut impl Write) -> Result<()> {
     let mut handle = ctx.handle()?;
@@ -14,7 +15,7 @@ pub(super) fn status(ctx: &Context_, out: &mut impl Write) -> Result<()> {
     } else {
         ""
     };
-    writeln!(out, "data dir  {}{owner}", report.data_dir)?;
+    writeln!(out, "data dir  {}{owner}", safe(&report.data_dir))?;
     for (status, n) in &report.by_status {
         writeln!(out, "  {:<11} {n}", status.as_str())?;
     }
@@ -25,6 +26,12 @@ pub(super) fn status(ctx: &Context_, out: &mut impl Write) -> Result<()> {
             "in doubt  {} (see `nudge leads --in-doubt`, settle with `nudge resolve`)",
             report.in_doubt
         )?;
+    }
+    if !report.channels.is_empty() {
+        writeln!(out, "channels")?;
+        for channel in &report.channels {
+            writeln!(out, "  {}", channel.describe())?;
+        }
     }
     writeln!(
         out,

@@ -10,6 +10,7 @@ use clap::Args;
 use super::{Context_, problems_exit};
 use crate::export::Format;
 use crate::import::ImportOptions;
+use crate::present::safe;
 
 /// `nudge import`.
 #[derive(Debug, Args)]
@@ -89,9 +90,10 @@ pub(super) fn import(ctx: &Context_, args: &ImportArgs, out: &mut impl Write) ->
     };
     writeln!(
         out,
-        "{verb} {} of {} rows from {label}; {} rejected",
+        "{verb} {} of {} rows from {}; {} rejected",
         report.imported,
         report.rows,
+        safe(&label),
         report.rejected.len()
     )?;
     if let Some(encoding) = &report.encoding {
@@ -105,7 +107,13 @@ pub(super) fn import(ctx: &Context_, args: &ImportArgs, out: &mut impl Write) ->
         )?;
     }
     for r in &report.rejected {
-        writeln!(out, "  row {} (line {}): {}", r.row, r.line, r.reason)?;
+        writeln!(
+            out,
+            "  row {} (line {}): {}",
+            r.row,
+            r.line,
+            safe(&r.reason)
+        )?;
     }
     if !report.warnings.is_empty() {
         writeln!(out, "imported with warnings:")?;

@@ -121,6 +121,18 @@ pub enum EventKind {
         /// Diagnostic from the server.
         reason: String,
     },
+    /// Email bounced temporarily (mailbox full, delayed); several in a row
+    /// count as a permanent bounce.
+    SoftBounced {
+        /// Diagnostic from the server.
+        reason: String,
+    },
+    /// Something only the founder can settle: our sending was refused by
+    /// policy, the lead gave a new address, a filter asks us to verify.
+    Attention {
+        /// What happened and what to do.
+        reason: String,
+    },
     /// A human paused the sequence.
     Paused,
     /// A human resumed the sequence.
@@ -160,6 +172,8 @@ pub enum AlertKind {
     Bounced,
     /// A send may or may not have been delivered; a human decides.
     InDoubt,
+    /// The founder must act (sending policy, a new address, a verification).
+    Attention,
 }
 
 impl AlertKind {
@@ -171,6 +185,7 @@ impl AlertKind {
             AlertKind::Hot => "hot",
             AlertKind::Bounced => "bounced",
             AlertKind::InDoubt => "in_doubt",
+            AlertKind::Attention => "attention",
         }
     }
 }
@@ -184,6 +199,7 @@ impl EventKind {
             EventKind::Hot { .. } => Some(AlertKind::Hot),
             EventKind::Bounced { .. } => Some(AlertKind::Bounced),
             EventKind::TouchInDoubt { .. } => Some(AlertKind::InDoubt),
+            EventKind::Attention { .. } => Some(AlertKind::Attention),
             _ => None,
         }
     }
@@ -243,6 +259,8 @@ impl EventKind {
             },
             EventKind::OptedOut => "opted out".into(),
             EventKind::Bounced { reason } => format!("bounced: {reason}"),
+            EventKind::SoftBounced { reason } => format!("bounced temporarily: {reason}"),
+            EventKind::Attention { reason } => format!("needs attention: {reason}"),
             EventKind::Paused => "paused".into(),
             EventKind::Resumed => "resumed".into(),
             EventKind::HandedOff => "handed off".into(),

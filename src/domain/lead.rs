@@ -289,6 +289,9 @@ pub enum LeadError {
     /// A custom field given without `=`.
     #[error("invalid field `{0}`: expected KEY=VALUE")]
     Field(String),
+    /// Refused at the gate: control characters, bidi controls, lengths.
+    #[error(transparent)]
+    Gate(#[from] super::gate::GateError),
 }
 
 /// Lower-cases and validates an email address.
@@ -407,7 +410,7 @@ impl LeadInput {
     /// Every problem with the input, by field name, for answers that name
     /// each bad field at once (the intake API).
     pub fn problems(&self, default_region: Option<&str>) -> Vec<(&'static str, LeadError)> {
-        let mut out = Vec::new();
+        let mut out = super::gate::problems(self);
         if self.name.trim().is_empty() {
             out.push(("name", LeadError::MissingName));
         }
@@ -428,7 +431,7 @@ impl LeadInput {
         if let Some(Err(e)) = non_empty(&self.tz).map(parse_tz) {
             out.push(("tz", e));
         }
-        out
+        super::gate::first_per_field(out)
     }
 
     /// What [`LeadInput::validate`] would accept with a warning (a bad phone
@@ -441,6 +444,7 @@ impl LeadInput {
 
     /// Validates every field; the first problem found is returned.
     pub fn validate(&self, default_region: Option<&str>) -> Result<ValidLead, LeadError> {
+        super::gate::check(self)?;
         let name = self.name.trim();
         if name.is_empty() {
             return Err(LeadError::MissingName);

@@ -1,10 +1,13 @@
 //! The functional core: leads, statuses, events, sequences, the scheduler,
-//! rendering, marks and copy lint. Nothing here does I/O or reads the clock.
+//! rendering, marks, copy lint and the reading of incoming mail. Nothing here does I/O or reads the clock.
 
+pub mod breaker;
 pub mod event;
+pub mod gate;
 pub mod lead;
 pub mod links;
 pub mod lint;
+pub mod mail;
 pub mod mark;
 pub mod phone;
 pub mod render;

@@ -375,6 +375,7 @@ struct RawStep {
     optional: bool,
     html: Option<Spanned<bool>>,
     window: Option<Spanned<String>>,
+    expires_after: Option<Delay>,
 }
 
 /// The voice and offer the AI personaliser writes in.
@@ -411,6 +412,11 @@ pub struct Step {
     pub subject: Option<String>,
     /// Body template source.
     pub body: String,
+    /// How long after it is due the touch is still worth sending
+    /// (`expires_after = "2d"`); later it is skipped with a reason. `None`:
+    /// no expiry, except SMS, which expires at the end of the same day's
+    /// quiet-hours window.
+    pub expires_after: Option<Duration>,
 }
 
 /// A validated sequence with its templates compiled.
@@ -616,6 +622,7 @@ impl Sequence {
                 any_hour,
                 subject,
                 body: raw_step.body.0.clone(),
+                expires_after: raw_step.expires_after.map(|d| d.0),
             });
         }
         let rules = match &raw.rules {

@@ -4,14 +4,14 @@
 //! made durable before a channel is called; a `sending` found at start-up
 //! becomes `in-doubt` and is never resent without a human saying so.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::event::{Event, EventKind};
 use super::lead::{Due, Lead, LeadId};
 use super::mark::{LeadUpdate, reschedule};
 use super::render::Message;
-use super::sequence::{Channel, Sequence};
+use super::sequence::{Channel, QUIET_HOURS_START, Sequence};
 use super::status::Status;
 use chrono_tz::Tz;
 
@@ -125,6 +125,27 @@ pub fn message_id(lead: LeadId, step: u32, domain: &str) -> String {
     format!("<{}@{domain}>", touch_id(lead, step).to_ascii_lowercase())
 }
 
+/// The subject of an email step: its own when it has one; otherwise a reply
+/// to `root`, the subject of the first email the lead really received, or,
+/// when none was sent, the rendered subject without its `Re:` (a new
+/// thread: never a reply to a message the lead never saw).
+pub fn thread_subject(rendered: &str, own_subject: bool, root: Option<&str>) -> String {
+    if own_subject {
+        return rendered.to_string();
+    }
+    let strip = |s: &str| {
+        let mut s = s.trim();
+        while let Some(rest) = s.strip_prefix("Re: ").or_else(|| s.strip_prefix("RE: ")) {
+            s = rest.trim_start();
+        }
+        s.to_string()
+    };
+    match root {
+        Some(root) => format!("Re: {}", strip(root)),
+        None => strip(rendered),
+    }
+}
+
 /// What the channel said.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -155,6 +176,47 @@ pub enum Outcome {
         /// Why.
         reason: String,
     },
+    /// The channel itself was unusable and nothing was sent: the touch goes
+    /// back to waiting, due as before, and the attempt is not counted.
+    ChannelDown {
+        /// Why.
+        reason: String,
+        /// The lead's next touch as it was when claimed.
+        due: Due,
+    },
+}
+
+/// When a touch due at `due_at` stops being worth sending: `due_at` plus
+/// the step's `expires_after`; without one, an SMS expires when the same
+/// day's quiet-hours window closes (21:00 lead-local: a text held back by
+/// an outage is not sent the next morning out of the blue); anything else
+/// never expires.
+pub fn expires_at(
+    expires_after: Option<Duration>,
+    channel: Channel,
+    due_at: DateTime<Utc>,
+    tz: Tz,
+) -> Option<DateTime<Utc>> {
+    if let Some(after) = expires_after {
+        return Some(due_at + after);
+    }
+    if channel != Channel::Sms {
+        return None;
+    }
+    let local = due_at.with_timezone(&tz);
+    let close = |date: chrono::NaiveDate| {
+        let minutes = u32::from(QUIET_HOURS_START.0);
+        let end = date.and_hms_opt(minutes / 60, minutes % 60, 0)?;
+        tz.from_local_datetime(&end)
+            .earliest()
+            .map(|t| t.with_timezone(&Utc))
+    };
+    let today = close(local.date_naive())?;
+    if today > due_at {
+        Some(today)
+    } else {
+        close(local.date_naive().succ_opt()?)
+    }
 }
 
 /// Retry policy knobs.
@@ -340,6 +402,19 @@ pub fn apply_outcome(
             });
             lead.next = None;
         }
+        Outcome::ChannelDown { reason, due } => {
+            touch.state = TouchState::Pending;
+            touch.attempts = touch.attempts.saturating_sub(1);
+            touch.last_error = Some(reason.clone());
+            if lead.status.is_sendable() && lead.next.is_none() {
+                lead.next = Some(due);
+            }
+            events.push(EventKind::Note {
+                text: format!(
+                    "{step} waits: {channel} is unavailable ({reason}); no attempt spent"
+                ),
+            });
+        }
         Outcome::OptedOut { reason } => {
             touch.state = TouchState::Failed;
             touch.last_error = Some(reason.clone());
@@ -499,5 +574,141 @@ pub fn cancel(lead: &Lead, touch: &Touch, now: DateTime<Utc>) -> LeadUpdate {
         }],
         suppress: None,
         touch: Some(touch),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(rfc3339: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(rfc3339)
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn a_reply_subject_only_replies_to_what_was_sent() {
+        assert_eq!(thread_subject("Re: Hello Ada", false, None), "Hello Ada");
+        assert_eq!(
+            thread_subject("Re: Hello Ada", false, Some("Hello Ada")),
+            "Re: Hello Ada"
+        );
+        assert_eq!(
+            thread_subject("Re: Hello Ada", false, Some("Re: Hello Ada")),
+            "Re: Hello Ada"
+        );
+        assert_eq!(thread_subject("Own words", true, None), "Own words");
+    }
+
+    #[test]
+    fn a_step_expiry_counts_from_when_it_was_due() {
+        let due = at("2026-06-01T08:00:00Z");
+        assert_eq!(
+            expires_at(Some(Duration::days(2)), Channel::Email, due, chrono_tz::UTC),
+            Some(at("2026-06-03T08:00:00Z"))
+        );
+        assert_eq!(expires_at(None, Channel::Email, due, chrono_tz::UTC), None);
+    }
+
+    #[test]
+    fn an_sms_expires_when_the_same_days_quiet_hours_begin_lead_local() {
+        // 10:00 in Berlin (CEST, UTC+2): expires at 21:00 Berlin, 19:00 UTC.
+        let due = at("2026-06-01T08:00:00Z");
+        assert_eq!(
+            expires_at(None, Channel::Sms, due, chrono_tz::Europe::Berlin),
+            Some(at("2026-06-01T19:00:00Z"))
+        );
+        // Due after 21:00 (a human's "now" waits for morning): the next day's.
+        let late = at("2026-06-01T20:30:00Z");
+        assert_eq!(
+            expires_at(None, Channel::Sms, late, chrono_tz::Europe::Berlin),
+            Some(at("2026-06-02T19:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn channel_down_puts_the_touch_back_without_spending_the_attempt() {
+        use crate::domain::lead::LeadInput;
+        let now = at("2026-06-01T08:00:00Z");
+        let seq = crate::domain::sequence::Sequence::parse(
+            "t.toml",
+            "name = \"t\"\n[[steps]]\nid = \"a\"\ndelay = \"0m\"\nchannel = \"email\"\nsubject = \"Hi\"\nbody = \"Hello\"\n",
+            "t",
+        )
+        .unwrap();
+        let lead = LeadInput {
+            name: "Ada".into(),
+            email: Some("ada@example.com".into()),
+            ..LeadInput::default()
+        }
+        .validate(None)
+        .unwrap()
+        .into_lead(LeadId(ulid::Ulid::nil()), "t".into(), now);
+        let due = Due {
+            at: now,
+            step: 0,
+            step_id: "a".into(),
+            channel: Channel::Email,
+            awaiting_human: false,
+            immediate: false,
+        };
+        let touch = Touch {
+            lead_id: lead.id,
+            step: 0,
+            step_id: "a".into(),
+            channel: Channel::Email,
+            state: TouchState::Sending,
+            attempts: 1,
+            to: "ada@example.com".into(),
+            to_name: "Ada".into(),
+            message: Message {
+                subject: Some("Hi".into()),
+                body: "Hello".into(),
+            },
+            message_id: None,
+            in_reply_to: None,
+            references: Vec::new(),
+            list_unsubscribe: Vec::new(),
+            html: None,
+            links: Vec::new(),
+            dry_run: false,
+            ai_note: None,
+            last_error: None,
+            provider_id: None,
+            created_at: now,
+            updated_at: now,
+        };
+        let ctx = OutcomeContext {
+            sequence: &seq,
+            events: &[],
+            now: now + Duration::seconds(1),
+            default_tz: chrono_tz::UTC,
+            retry: RetryPolicy {
+                max_attempts: 1,
+                base: Duration::seconds(60),
+                cap: Duration::hours(1),
+            },
+        };
+        let update = apply_outcome(
+            &lead,
+            &touch,
+            Outcome::ChannelDown {
+                reason: "connection refused".into(),
+                due: due.clone(),
+            },
+            &ctx,
+        );
+        let after = update.touch.unwrap();
+        assert_eq!(after.state, TouchState::Pending);
+        assert_eq!(after.attempts, 0);
+        // Due exactly as before: its place in the queue is kept.
+        assert_eq!(update.lead.next, Some(due));
+        assert!(
+            !update
+                .events
+                .iter()
+                .any(|e| matches!(e, EventKind::TouchFailed { .. }))
+        );
     }
 }

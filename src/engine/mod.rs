@@ -2,7 +2,10 @@
 //! atomic, flushed store writes. The CLI calls these today; the worker and
 //! the `EngineHandle` socket will call the same ones.
 
+mod health;
 pub mod worker;
+
+pub use health::{ChannelAlert, ChannelAlertKind, ChannelStatus, Notification};
 
 use std::sync::{Arc, Mutex};
 
@@ -155,6 +158,10 @@ pub struct StatusReport {
     pub due_now: usize,
     /// Touches a human must settle.
     pub in_doubt: usize,
+    /// Each channel's health, when the engine runs a worker (`nudge serve`,
+    /// the TUI); empty otherwise, and from an older server.
+    #[serde(default)]
+    pub channels: Vec<ChannelStatus>,
 }
 
 /// A lead with its history and next touch, for `show` and the detail view.
@@ -180,6 +187,10 @@ pub struct BoardCard {
     pub in_doubt: bool,
     /// A touch failed for good.
     pub failed: bool,
+    /// The channel of a touch being sent right now (claimed, not settled):
+    /// the lead's next touch is cleared while it goes out.
+    #[serde(default)]
+    pub sending: Option<crate::domain::sequence::Channel>,
 }
 
 /// What a decision inside [`Engine::update`] may look at.
@@ -238,7 +249,10 @@ pub struct Engine {
     hot_threshold: u32,
     /// Alerts for the webhooks; a broadcast so a slow receiver lags instead
     /// of slowing the engine, and sending with no receiver costs nothing.
-    alerts: broadcast::Sender<Alert>,
+    alerts: broadcast::Sender<Notification>,
+    /// Each channel's health as the worker last published it; a mutex
+    /// because status reads are rare and the value is small.
+    channel_health: Mutex<Vec<health::ChannelStatus>>,
     /// Daily send caps per channel (`[email] daily_cap`, `[sms] daily_cap`),
     /// for the Stats screen; the worker enforces them.
     daily_caps: Vec<(Channel, u64)>,
@@ -325,6 +339,7 @@ impl Engine {
             changes: broadcast::channel(1024).0,
             hot_threshold: DEFAULT_HOT_THRESHOLD,
             alerts: broadcast::channel(256).0,
+            channel_health: Mutex::new(Vec::new()),
             daily_caps: Vec::new(),
         }
     }
@@ -361,7 +376,7 @@ impl Engine {
     }
 
     /// Subscribes to alerts (reply, booking, hot, bounce, in doubt).
-    pub fn subscribe_alerts(&self) -> broadcast::Receiver<Alert> {
+    pub fn subscribe_alerts(&self) -> broadcast::Receiver<Notification> {
         self.alerts.subscribe()
     }
 
@@ -560,12 +575,12 @@ impl Engine {
         for event in events {
             if let Some(kind) = event.alert() {
                 // A send error only means nobody listens any more.
-                let _ = self.alerts.send(Alert {
+                let _ = self.alerts.send(Notification::Lead(Box::new(Alert {
                     kind,
                     lead: lead.clone(),
                     at,
                     detail: event.describe(),
-                });
+                })));
             }
         }
     }
@@ -671,6 +686,10 @@ impl Engine {
                 Ok(BoardCard {
                     in_doubt: has(TouchState::InDoubt),
                     failed: has(TouchState::Failed),
+                    sending: touches
+                        .iter()
+                        .find(|t| t.state == TouchState::Sending)
+                        .map(|t| t.channel),
                     lead,
                 })
             })
@@ -688,6 +707,7 @@ impl Engine {
             by_status,
             due_now: self.store.due_until(self.clock.now(), usize::MAX)?.len(),
             in_doubt: self.store.in_doubt()?.len(),
+            channels: self.channel_health(),
         })
     }
 
@@ -844,6 +864,48 @@ impl Engine {
             }
             Ok::<_, EngineError>(LeadUpdate::of(lead, events))
         })
+    }
+
+    /// Applies a decision about one lead taken from a message in the
+    /// founder's inbox (`domain::mail::effect`: a bounce, an auto-reply, a
+    /// notice that needs the founder), atomically, flushed and announced.
+    pub fn apply_mail(
+        &self,
+        id: LeadId,
+        decide: impl Fn(&Lead, &MarkContext<'_>) -> LeadUpdate,
+    ) -> Result<Lead> {
+        self.update(id, |current, _, ctx| {
+            Ok::<_, EngineError>(decide(current, &ctx.mark_context()))
+        })
+    }
+
+    /// Postpones until `until` every sendable lead whose email is at
+    /// `domain` (a receiving domain refused our mail on policy grounds, so
+    /// mailing it more would hurt the sender's reputation); returns them.
+    pub fn pause_domain(
+        &self,
+        domain: &str,
+        until: DateTime<Utc>,
+        why: &str,
+    ) -> Result<Vec<LeadId>> {
+        let mut ids = Vec::new();
+        for lead in self.store.iter_leads() {
+            let lead = lead?;
+            let at_domain = lead
+                .email
+                .as_deref()
+                .and_then(|e| e.rsplit_once('@'))
+                .is_some_and(|(_, d)| d.eq_ignore_ascii_case(domain));
+            if at_domain && lead.status.is_sendable() {
+                ids.push(lead.id);
+            }
+        }
+        for id in &ids {
+            self.apply_mail(*id, |lead, ctx| {
+                crate::domain::mail::effect::postpone(lead, until, why, ctx)
+            })?;
+        }
+        Ok(ids)
     }
 
     /// Makes the next touch due now. The business-hours window is skipped;

@@ -233,6 +233,15 @@ impl<R: Read> Read for LineStarts<R> {
     }
 }
 
+/// Takes off the `'` that `nudge export` puts before a cell starting with a
+/// spreadsheet formula trigger, so an export re-imports as it was.
+fn unquote_formula(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(['=', '+', '-', '@', '\t', '\r']) => rest,
+        _ => cell,
+    }
+}
+
 /// A row on its way into the store: where it was, what to write and what
 /// to warn about once it is in.
 struct Pending {
@@ -323,7 +332,9 @@ pub fn import_csv(
             });
             continue;
         }
-        let mut input = mapping.row(record.iter(), file).choose(region.as_deref());
+        let mut input = mapping
+            .row(record.iter().map(unquote_formula), file)
+            .choose(region.as_deref());
         if options.source.is_some() || input.source.is_empty() {
             input.source = default_source.clone();
         }
@@ -465,4 +476,17 @@ fn write_batch(
         report.rejected.push(Rejected { row, line, reason });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn export_quoting_is_undone() {
+        assert_eq!(unquote_formula("'+14155552671"), "+14155552671");
+        assert_eq!(unquote_formula("'=1+1"), "=1+1");
+        assert_eq!(unquote_formula("'quoted'"), "'quoted'");
+        assert_eq!(unquote_formula("O'Brien"), "O'Brien");
+    }
 }

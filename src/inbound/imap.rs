@@ -12,10 +12,11 @@
 //!   the whole mailbox. The effects are idempotent too (a second "replied"
 //!   on a replied lead is refused by the status machine and kept as a note),
 //!   so a crash between handling and storing the UID changes nothing.
-//! * [`classify`] is pure: a message's bytes in, a [`Signal`] out.
-//!   [`handle`] finds the lead (nudge's own Message-ID in In-Reply-To or
-//!   References, the bounce's recipient or embedded Message-ID, or the
-//!   sender's address) and applies the signal through the [`Engine`].
+//! * What a message is (reply, auto-reply, bounce, challenge) is decided
+//!   purely in [`crate::domain::mail`]. [`handle`] finds the lead (nudge's
+//!   own Message-ID in In-Reply-To or References or in the returned
+//!   original, then the bounce's recipient or the sender's address) and
+//!   applies the verdict through the [`Engine`] (`domain::mail::effect`).
 //!
 //! Messages are fetched with `BODY.PEEK[]`, so nothing is marked read.
 
@@ -24,20 +25,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_imap::Session;
-use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
-use mail_parser::{HeaderValue, Message, MessageParser, MimeHeaders};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
 
 use crate::config::{ImapSettings, Secret};
-use crate::domain::event::EventKind;
-use crate::domain::lead::{Lead, LeadId, normalize_email};
-use crate::domain::mark::{LeadUpdate, Mark, MarkError, reschedule};
-use crate::domain::sequence::Channel;
-use crate::domain::status::Status;
-use crate::engine::{Engine, EngineError, UpdateContext};
+use crate::domain::lead::LeadId;
+use crate::engine::{Engine, EngineError};
 use crate::store::StoreError;
+
+mod apply;
+
+pub use apply::{MailRules, handle};
 
 /// Why the watcher could not start or lost its connection. Never carries
 /// the password.
@@ -227,7 +227,7 @@ pub struct Watcher {
     user: String,
     password: Secret,
     mailbox: String,
-    ooo_delay: chrono::Duration,
+    rules: MailRules,
     options: WatchOptions,
 }
 
@@ -238,8 +238,17 @@ pub enum Handled {
     Replied(LeadId),
     /// An auto-reply postponed the lead's next touch until this instant.
     Postponed(LeadId, DateTime<Utc>),
-    /// A permanent delivery failure for the lead.
+    /// A permanent delivery failure for the lead (a hard bounce, the last
+    /// of too many soft ones, or a retired address).
     Bounced(LeadId),
+    /// A temporary delivery failure, counted.
+    SoftBounced(LeadId),
+    /// A policy rejection of our mail: the founder was alerted on this
+    /// lead and sends to its domain paused.
+    Policy(LeadId),
+    /// The lead was paused and the founder alerted (a new address, a
+    /// challenge-response filter).
+    Attention(LeadId),
     /// Not about any lead, or nothing nudge acts on.
     Ignored,
 }
@@ -260,9 +269,7 @@ impl Watcher {
             user: settings.user.clone(),
             password: settings.password.clone(),
             mailbox: settings.mailbox.clone(),
-            ooo_delay: chrono::Duration::hours(
-                i64::try_from(settings.ooo_delay_hours).unwrap_or(i64::MAX / 3_600_000),
-            ),
+            rules: MailRules::from_settings(settings),
             options: WatchOptions::default(),
         }))
     }
@@ -470,8 +477,8 @@ impl Watcher {
         let mut handled = Vec::with_capacity(fetched.len());
         for (uid, raw) in fetched {
             let engine = self.engine.clone();
-            let delay = self.ooo_delay;
-            let outcome = tokio::task::spawn_blocking(move || handle(&engine, &raw, delay))
+            let rules = self.rules;
+            let outcome = tokio::task::spawn_blocking(move || handle(&engine, &raw, &rules))
                 .await
                 .map_err(|e| ImapError::Url(format!("message handler panicked: {e}")));
             let outcome = match outcome? {
@@ -541,597 +548,9 @@ async fn tls_connect(
         .await
 }
 
-/// What a message means, before any lead is looked up.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Signal {
-    /// A permanent delivery failure (RFC 3464 report).
-    Bounce {
-        /// Failed recipients, normalised.
-        recipients: Vec<String>,
-        /// Message-IDs of the bounced original, without brackets.
-        message_ids: Vec<String>,
-        /// The server's diagnostic.
-        reason: String,
-    },
-    /// An automatic answer (out of office, vacation): not a reply.
-    AutoReply {
-        /// Sender address.
-        from: Option<String>,
-        /// In-Reply-To and References ids, without brackets.
-        thread: Vec<String>,
-        /// Subject line.
-        subject: String,
-        /// The return date, when the text names one.
-        back_on: Option<NaiveDate>,
-    },
-    /// Anything else from a person.
-    Reply {
-        /// Sender address.
-        from: Option<String>,
-        /// In-Reply-To and References ids, without brackets.
-        thread: Vec<String>,
-        /// Subject line.
-        subject: String,
-    },
-}
-
-/// Reads a raw message: a bounce, an auto-reply or a possible reply.
-/// `None` when it is not a message or is a non-permanent delivery report.
-/// `today` anchors return dates written without a year.
-pub fn classify(raw: &[u8], today: NaiveDate) -> Option<Signal> {
-    let message = MessageParser::default().parse(raw)?;
-    if is_delivery_report(&message) {
-        return bounce(&message);
-    }
-    let from = message
-        .from()
-        .and_then(|a| a.first())
-        .and_then(|a| a.address())
-        .map(str::to_string);
-    let mut thread = ids(message.in_reply_to());
-    thread.extend(ids(message.references()));
-    let subject = message.subject().unwrap_or_default().to_string();
-    if is_auto_reply(&message, &subject) {
-        let text = message.body_text(0).unwrap_or_default();
-        return Some(Signal::AutoReply {
-            from,
-            thread,
-            back_on: return_date(&text, today),
-            subject,
-        });
-    }
-    Some(Signal::Reply {
-        from,
-        thread,
-        subject,
-    })
-}
-
-/// A header's text, its name matched without regard to case.
-fn header<'a>(message: &'a Message<'_>, name: &str) -> Option<&'a str> {
-    message
-        .headers()
-        .iter()
-        .find(|h| h.name().eq_ignore_ascii_case(name))
-        .and_then(|h| h.value().as_text())
-        .map(str::trim)
-}
-
-fn ids(value: &HeaderValue<'_>) -> Vec<String> {
-    let raw: Vec<&str> = match value {
-        HeaderValue::Text(t) => vec![t.as_ref()],
-        HeaderValue::TextList(list) => list.iter().map(|t| t.as_ref()).collect(),
-        _ => Vec::new(),
-    };
-    raw.into_iter()
-        .flat_map(|v| v.split_whitespace())
-        .map(normalise_id)
-        .filter(|id| !id.is_empty())
-        .collect()
-}
-
-fn normalise_id(id: &str) -> String {
-    id.trim()
-        .trim_start_matches('<')
-        .trim_end_matches('>')
-        .to_ascii_lowercase()
-}
-
-fn is_delivery_report(message: &Message<'_>) -> bool {
-    message.root_part().content_type().is_some_and(|ct| {
-        ct.ctype().eq_ignore_ascii_case("multipart")
-            && ct
-                .subtype()
-                .is_some_and(|s| s.eq_ignore_ascii_case("report"))
-            && ct
-                .attribute("report-type")
-                .is_some_and(|t| t.eq_ignore_ascii_case("delivery-status"))
-    })
-}
-
-/// The permanent failures of a delivery report, or `None` for a delay or
-/// success notice.
-fn bounce(message: &Message<'_>) -> Option<Signal> {
-    let mut recipients = Vec::new();
-    let mut message_ids = Vec::new();
-    let mut reasons = Vec::new();
-    for part in &message.parts {
-        let Some(ct) = part.content_type() else {
-            continue;
-        };
-        let subtype = ct.subtype().unwrap_or_default().to_ascii_lowercase();
-        match (ct.ctype().to_ascii_lowercase().as_str(), subtype.as_str()) {
-            ("message", "delivery-status" | "global-delivery-status") => {
-                let text = String::from_utf8_lossy(part.contents());
-                for block in status_blocks(&text) {
-                    let field = |name: &str| {
-                        block
-                            .iter()
-                            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                            .map(|(_, v)| v.as_str())
-                    };
-                    let status = field("Status").unwrap_or_default();
-                    let failed = field("Action").is_some_and(|a| a.eq_ignore_ascii_case("failed"));
-                    let permanent = status.starts_with('5') || (failed && status.is_empty());
-                    let recipient = field("Original-Recipient").or(field("Final-Recipient"));
-                    if let (true, Some(recipient)) = (permanent, recipient) {
-                        let address = recipient.rsplit(';').next().unwrap_or(recipient);
-                        if let Ok(address) =
-                            normalize_email(address.trim().trim_matches(|c| c == '<' || c == '>'))
-                        {
-                            recipients.push(address);
-                        }
-                        reasons.push(
-                            field("Diagnostic-Code")
-                                .map(|d| d.rsplit(';').next().unwrap_or(d).trim().to_string())
-                                .unwrap_or_else(|| format!("status {status}")),
-                        );
-                    }
-                }
-            }
-            ("message", "rfc822" | "global") => {
-                if let Some(id) = part.message().and_then(|m| m.message_id()) {
-                    message_ids.push(normalise_id(id));
-                }
-            }
-            ("text", "rfc822-headers") => {
-                if let Some(id) = MessageParser::default()
-                    .parse_headers(part.contents())
-                    .as_ref()
-                    .and_then(|m| m.message_id())
-                {
-                    message_ids.push(normalise_id(id));
-                }
-            }
-            _ => {}
-        }
-    }
-    if reasons.is_empty() {
-        return None;
-    }
-    Some(Signal::Bounce {
-        recipients,
-        message_ids,
-        reason: reasons.join("; "),
-    })
-}
-
-/// The field blocks of a `message/delivery-status` body (RFC 3464): the
-/// per-message block, then one per recipient; folded lines unfolded.
-fn status_blocks(text: &str) -> Vec<Vec<(String, String)>> {
-    let mut blocks: Vec<Vec<(String, String)>> = vec![Vec::new()];
-    for line in text.lines() {
-        let line = line.trim_end();
-        if line.is_empty() {
-            if blocks.last().is_some_and(|b| !b.is_empty()) {
-                blocks.push(Vec::new());
-            }
-        } else if line.starts_with([' ', '\t']) {
-            if let Some((_, value)) = blocks.last_mut().and_then(|b| b.last_mut()) {
-                value.push(' ');
-                value.push_str(line.trim());
-            }
-        } else if let (Some(block), Some((name, value))) = (blocks.last_mut(), line.split_once(':'))
-        {
-            block.push((name.trim().to_string(), value.trim().to_string()));
-        }
-    }
-    blocks
-}
-
-/// Subjects of automatic answers, lower case, in the languages nudge's users write.
-const AUTO_SUBJECTS: &[&str] = &[
-    "out of office",
-    "out of the office",
-    "automatic reply",
-    "auto reply",
-    "auto-reply",
-    "autoreply",
-    "abwesenheitsnotiz",
-    "automatische antwort",
-    "réponse automatique",
-];
-
-fn is_auto_reply(message: &Message<'_>, subject: &str) -> bool {
-    let auto_submitted = header(message, "Auto-Submitted").is_some_and(|v| {
-        let kind = v.split(';').next().unwrap_or_default().trim();
-        !kind.is_empty() && !kind.eq_ignore_ascii_case("no")
-    });
-    let precedence = header(message, "Precedence").is_some_and(|v| {
-        ["auto_reply", "bulk", "junk"]
-            .iter()
-            .any(|p| v.eq_ignore_ascii_case(p))
-    });
-    let flagged = ["X-Autoreply", "X-Autorespond"]
-        .iter()
-        .any(|h| header(message, h).is_some());
-    let subject = subject.to_lowercase();
-    auto_submitted || precedence || flagged || AUTO_SUBJECTS.iter().any(|s| subject.contains(s))
-}
-
-/// Words after which an auto-reply names its return date.
-const RETURN_WORDS: &[&str] = &[
-    "back",
-    "return",
-    "returning",
-    "zurück",
-    "wieder",
-    "until",
-    "bis",
-    "retour",
-];
-
-const MONTHS: &[(&str, u32)] = &[
-    ("january", 1),
-    ("januar", 1),
-    ("jan", 1),
-    ("february", 2),
-    ("februar", 2),
-    ("feb", 2),
-    ("march", 3),
-    ("märz", 3),
-    ("mar", 3),
-    ("april", 4),
-    ("apr", 4),
-    ("may", 5),
-    ("mai", 5),
-    ("june", 6),
-    ("juni", 6),
-    ("jun", 6),
-    ("july", 7),
-    ("juli", 7),
-    ("jul", 7),
-    ("august", 8),
-    ("aug", 8),
-    ("september", 9),
-    ("sept", 9),
-    ("sep", 9),
-    ("october", 10),
-    ("oktober", 10),
-    ("oct", 10),
-    ("okt", 10),
-    ("november", 11),
-    ("nov", 11),
-    ("december", 12),
-    ("dezember", 12),
-    ("dec", 12),
-    ("dez", 12),
-];
-
-/// The return date an auto-reply names ("back on 2026-12-04", "return on
-/// December 4", "ab 04.12.2026 wieder"), within a year after `today`. The
-/// first date after a return word wins; otherwise the latest date named.
-pub fn return_date(text: &str, today: NaiveDate) -> Option<NaiveDate> {
-    let lower = text.to_lowercase();
-    let tokens: Vec<&str> = lower
-        .split(|c: char| c.is_whitespace() || c == ',' || c == '(' || c == ')')
-        .filter(|t| !t.is_empty())
-        .collect();
-    let plausible = |d: NaiveDate| d > today && d <= today + chrono::Duration::days(366);
-    let mut dates = Vec::new();
-    let mut after_word = None;
-    let mut since_word: Option<usize> = None;
-    for i in 0..tokens.len() {
-        let word = tokens[i].trim_matches(|c: char| !c.is_alphanumeric());
-        if RETURN_WORDS.contains(&word) {
-            since_word = Some(0);
-        }
-        if let Some(date) = date_at(&tokens[i..], today).filter(|d| plausible(*d)) {
-            if after_word.is_none() && since_word.is_some_and(|n| n <= 6) {
-                after_word = Some(date);
-            }
-            dates.push(date);
-        }
-        since_word = since_word.map(|n| n + 1);
-    }
-    after_word.or_else(|| dates.into_iter().max())
-}
-
-/// A date starting at `tokens[0]`, if one does.
-fn date_at(tokens: &[&str], today: NaiveDate) -> Option<NaiveDate> {
-    let first = tokens.first()?.trim_end_matches(['.', ';', ':', '!']);
-    let first = first.trim_start_matches(|c: char| !c.is_alphanumeric());
-    if let Ok(date) = NaiveDate::parse_from_str(first, "%Y-%m-%d") {
-        return Some(date);
-    }
-    if let Ok(date) = NaiveDate::parse_from_str(first, "%d.%m.%Y") {
-        return Some(date);
-    }
-    let year = |i: usize| {
-        tokens
-            .get(i)
-            .map(|t| t.trim_matches(|c: char| !c.is_ascii_digit()))
-            .filter(|t| t.len() == 4)
-            .and_then(|t| t.parse::<i32>().ok())
-    };
-    // "4.12." (German, no year)
-    if let Some((d, m)) = tokens[0].trim_end_matches('.').split_once('.')
-        && let (Ok(d), Ok(m)) = (d.parse::<u32>(), m.parse::<u32>())
-    {
-        return resolve_year(d, m, None, today);
-    }
-    // "december 4[, 2026]"
-    if let Some(month) = month(first)
-        && let Some(day) = tokens.get(1).and_then(|t| day(t))
-    {
-        return resolve_year(day, month, year(2), today);
-    }
-    // "4 december [2026]", "4. dezember"
-    if let Some(day) = day(tokens[0])
-        && let Some(month) = tokens.get(1).and_then(|t| month(t))
-    {
-        return resolve_year(day, month, year(2), today);
-    }
-    None
-}
-
-fn month(token: &str) -> Option<u32> {
-    let word = token.trim_end_matches(|c: char| !c.is_alphabetic());
-    MONTHS
-        .iter()
-        .find(|(name, _)| *name == word)
-        .map(|(_, m)| *m)
-}
-
-fn day(token: &str) -> Option<u32> {
-    let token = token.trim_end_matches(['.', ',', ';', ':']);
-    let token = ["st", "nd", "rd", "th"]
-        .iter()
-        .find_map(|s| token.strip_suffix(s))
-        .unwrap_or(token);
-    token.parse::<u32>().ok().filter(|d| (1..=31).contains(d))
-}
-
-/// A day and month, in `year` or else on their next occurrence after `today`.
-fn resolve_year(day: u32, month: u32, year: Option<i32>, today: NaiveDate) -> Option<NaiveDate> {
-    match year {
-        Some(y) => NaiveDate::from_ymd_opt(y, month, day),
-        None => NaiveDate::from_ymd_opt(today.year(), month, day)
-            .filter(|d| *d > today)
-            .or_else(|| NaiveDate::from_ymd_opt(today.year() + 1, month, day)),
-    }
-}
-
-/// The lead a Message-ID nudge sent belongs to: nudge's ids are
-/// `<LEADID-STEP@domain>` (see [`crate::domain::touch::message_id`]), and the
-/// stored touch must carry exactly that id, so a look-alike cannot match.
-fn lead_of_message_id(engine: &Engine, id: &str) -> Result<Option<LeadId>, EngineError> {
-    let Some((local, _)) = id.split_once('@') else {
-        return Ok(None);
-    };
-    let Some((lead, step)) = local.rsplit_once('-') else {
-        return Ok(None);
-    };
-    let (Ok(lead), Ok(step)) = (lead.parse::<LeadId>(), step.parse::<u32>()) else {
-        return Ok(None);
-    };
-    let Some(index) = step.checked_sub(1) else {
-        return Ok(None);
-    };
-    let touch = engine.store().touch(lead, index)?;
-    Ok(touch
-        .and_then(|t| t.message_id)
-        .filter(|sent| normalise_id(sent) == id)
-        .map(|_| lead))
-}
-
-/// The lead a reply or auto-reply is about: the thread first (a rewritten
-/// subject or another sending address still matches), then the sender.
-fn lead_of(
-    engine: &Engine,
-    thread: &[String],
-    from: Option<&str>,
-) -> Result<Option<LeadId>, EngineError> {
-    for id in thread {
-        if let Some(lead) = lead_of_message_id(engine, id)? {
-            return Ok(Some(lead));
-        }
-    }
-    match from.and_then(|f| normalize_email(f).ok()) {
-        Some(email) => Ok(engine.store().lead_by_contact(&email)?),
-        None => Ok(None),
-    }
-}
-
-/// Applies one raw message to the lead it is about. Blocking (it flushes).
-pub fn handle(
-    engine: &Engine,
-    raw: &[u8],
-    ooo_delay: chrono::Duration,
-) -> Result<Handled, EngineError> {
-    let now = engine.now();
-    let Some(signal) = classify(raw, now.date_naive()) else {
-        return Ok(Handled::Ignored);
-    };
-    match signal {
-        Signal::Reply {
-            from,
-            thread,
-            subject,
-        } => {
-            let Some(id) = lead_of(engine, &thread, from.as_deref())? else {
-                return Ok(Handled::Ignored);
-            };
-            let note = format!("email reply: {}", one_line(&subject));
-            match engine.mark(id, Mark::Replied, Some(&note)) {
-                Ok(_) => {}
-                // Already replied (or opted out): keep the message as a note.
-                Err(EngineError::Mark(MarkError::Illegal(_))) => {
-                    engine.record(id, EventKind::Note { text: note.clone() })?;
-                }
-                Err(e) => return Err(e),
-            }
-            engine.activity(id, note);
-            Ok(Handled::Replied(id))
-        }
-        Signal::AutoReply {
-            from,
-            thread,
-            subject,
-            back_on,
-        } => {
-            let Some(id) = lead_of(engine, &thread, from.as_deref())? else {
-                return Ok(Handled::Ignored);
-            };
-            let lead = engine
-                .store()
-                .lead(id)?
-                .ok_or_else(|| StoreError::NotFound(id.to_string()))?;
-            let tz = lead.tz.unwrap_or(engine.settings().default_tz);
-            let until = back_on
-                .and_then(|d| d.and_hms_opt(0, 0, 0))
-                .and_then(|d| tz.from_local_datetime(&d).earliest())
-                .map(|d| d.with_timezone(&Utc))
-                .unwrap_or(now + ooo_delay);
-            let text = format!(
-                "auto-reply ({}): next touch not before {}",
-                one_line(&subject),
-                until.to_rfc3339()
-            );
-            engine.record(id, EventKind::Note { text: text.clone() })?;
-            engine.snooze(id, until)?;
-            engine.activity(id, text);
-            Ok(Handled::Postponed(id, until))
-        }
-        Signal::Bounce {
-            recipients,
-            message_ids,
-            reason,
-        } => {
-            let mut lead = None;
-            for id in &message_ids {
-                lead = lead.or(lead_of_message_id(engine, id)?);
-            }
-            for email in &recipients {
-                if lead.is_none() {
-                    lead = engine.store().lead_by_contact(email)?;
-                }
-            }
-            let Some(id) = lead else {
-                return Ok(Handled::Ignored);
-            };
-            engine.update(id, |current, _, ctx| {
-                Ok::<_, EngineError>(bounce_update(current, &reason, ctx))
-            })?;
-            engine.activity(id, format!("email bounced: {reason}"));
-            Ok(Handled::Bounced(id))
-        }
-    }
-}
-
-/// A bounce report, decided as the worker decides a permanent SMTP
-/// failure: email is blocked for the lead; a lead with no other channel
-/// becomes `bounced` (if its status allows), others continue by SMS/call.
-fn bounce_update(current: &Lead, reason: &str, ctx: &UpdateContext<'_>) -> LeadUpdate {
-    let mut lead = current.clone();
-    let mut events = Vec::new();
-    let last_email_step = ctx.events.iter().rev().find_map(|e| match &e.kind {
-        EventKind::TouchSent {
-            step,
-            channel: Channel::Email,
-            ..
-        } => Some(step.clone()),
-        _ => None,
-    });
-    let mut history = ctx.events.to_vec();
-    if let Some(step) = last_email_step {
-        let failed = EventKind::TouchFailed {
-            step,
-            channel: Channel::Email,
-            reason: reason.to_string(),
-            permanent: true,
-            gave_up: false,
-        };
-        history.push(crate::domain::event::Event {
-            at: ctx.now,
-            kind: failed.clone(),
-        });
-        events.push(failed);
-    }
-    events.push(EventKind::Bounced {
-        reason: reason.to_string(),
-    });
-    if lead.phone.is_none() || history.len() == ctx.events.len() {
-        if lead.status.transition(Status::Bounced).is_ok() {
-            lead.status = Status::Bounced;
-            lead.next = None;
-        }
-    } else if lead.status.is_sendable() {
-        events.extend(reschedule(
-            &mut lead,
-            ctx.sequence,
-            &history,
-            ctx.now,
-            ctx.settings.default_tz,
-        ));
-    }
-    LeadUpdate::of(lead, events)
-}
-
-fn one_line(text: &str) -> String {
-    let line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if line.is_empty() {
-        "(no subject)".into()
-    } else {
-        line.chars().take(120).collect()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn today() -> NaiveDate {
-        NaiveDate::from_ymd_opt(2026, 6, 1).unwrap()
-    }
-
-    fn ymd(y: i32, m: u32, d: u32) -> Option<NaiveDate> {
-        NaiveDate::from_ymd_opt(y, m, d)
-    }
-
-    #[test]
-    fn return_dates_in_common_shapes() {
-        let t = today();
-        assert_eq!(return_date("I am back on 2026-12-04.", t), ymd(2026, 12, 4));
-        assert_eq!(
-            return_date("I will return on December 4, answering then.", t),
-            ymd(2026, 12, 4)
-        );
-        assert_eq!(return_date("back on Dec 4th 2026", t), ymd(2026, 12, 4));
-        assert_eq!(
-            return_date("Ab dem 04.12.2026 bin ich wieder erreichbar", t),
-            ymd(2026, 12, 4)
-        );
-        assert_eq!(return_date("Bis 4. Dezember abwesend", t), ymd(2026, 12, 4));
-        assert_eq!(
-            return_date("Out from 2026-06-10, back on 2026-06-20", t),
-            ymd(2026, 6, 20)
-        );
-        // Year-less dates are the next one; past and far dates are not return dates.
-        assert_eq!(return_date("back on March 3", t), ymd(2027, 3, 3));
-        assert_eq!(return_date("back on 2025-01-01", t), None);
-        assert_eq!(return_date("I am travelling, limited access", t), None);
-    }
 
     #[test]
     fn endpoints_refuse_plain_remote_and_credentials_in_urls() {
@@ -1155,51 +574,6 @@ mod tests {
         ] {
             let err = bad.parse::<Endpoint>().unwrap_err().to_string();
             assert!(!err.contains("hunter2"), "{err}");
-        }
-    }
-
-    #[test]
-    fn auto_reply_headers_and_subjects() {
-        let msg = |headers: &str| {
-            format!("From: a@example.org\r\n{headers}\r\n\r\nI am away, back on 2026-06-15.\r\n")
-        };
-        for h in [
-            "Subject: Re: hi\r\nAuto-Submitted: auto-replied",
-            "Subject: Re: hi\r\nX-Autoreply: yes",
-            "Subject: Re: hi\r\nPrecedence: bulk",
-            "Subject: Automatic reply: hi",
-            "Subject: Abwesenheitsnotiz: hi",
-        ] {
-            match classify(msg(h).as_bytes(), today()) {
-                Some(Signal::AutoReply { back_on, .. }) => assert_eq!(back_on, ymd(2026, 6, 15)),
-                other => panic!("{h}: {other:?}"),
-            }
-        }
-        let real = msg("Subject: Re: hi\r\nAuto-Submitted: no");
-        assert!(matches!(
-            classify(real.as_bytes(), today()),
-            Some(Signal::Reply { .. })
-        ));
-    }
-
-    #[test]
-    fn delay_notices_are_not_bounces() {
-        let dsn = "From: MAILER-DAEMON@mx.example.org\r\n\
-            Content-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\r\n\r\n\
-            --b\r\nContent-Type: text/plain\r\n\r\nDelayed.\r\n\
-            --b\r\nContent-Type: message/delivery-status\r\n\r\n\
-            Reporting-MTA: dns; mx.example.org\r\n\r\n\
-            Final-Recipient: rfc822; ada@example.com\r\nAction: delayed\r\nStatus: 4.4.1\r\n\r\n\
-            --b--\r\n";
-        assert_eq!(classify(dsn.as_bytes(), today()), None);
-        let hard = dsn
-            .replace("Action: delayed", "Action: failed")
-            .replace("4.4.1", "5.1.1");
-        match classify(hard.as_bytes(), today()) {
-            Some(Signal::Bounce { recipients, .. }) => {
-                assert_eq!(recipients, vec!["ada@example.com".to_string()])
-            }
-            other => panic!("{other:?}"),
         }
     }
 }

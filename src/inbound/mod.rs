@@ -8,15 +8,17 @@
 
 mod booking;
 pub mod imap;
+mod limit;
 mod tracking;
 mod twilio;
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
@@ -32,6 +34,7 @@ use crate::domain::status::Status;
 use crate::engine::{Engine, EngineError};
 use crate::import::input_from_fields;
 
+pub use limit::IntakeLimits;
 pub use twilio::signature as twilio_signature;
 
 /// Largest request body accepted (HTTP 413 above it).
@@ -57,6 +60,8 @@ pub struct Inbound {
     pub sources: BTreeMap<String, BTreeMap<String, String>>,
     /// Tracking hits sooner than this after the send are link scanners.
     pub prefetch_window: chrono::Duration,
+    /// Intake rate limits and the proxies trusted to name the client.
+    pub limits: IntakeLimits,
 }
 
 impl Inbound {
@@ -84,6 +89,7 @@ impl Inbound {
             prefetch_window: chrono::Duration::seconds(
                 config.server.prefetch_window_secs.min(86_400) as i64,
             ),
+            limits: IntakeLimits::from_settings(&config.server),
         }
     }
 }
@@ -102,13 +108,15 @@ pub fn router(state: Arc<Inbound>) -> Router {
         .with_state(state)
 }
 
-/// Serves `router(state)` on `listener` until `shutdown` turns true.
+/// Serves `router(state)` on `listener` until `shutdown` turns true; each
+/// request knows its peer address, for the per-client rate limit.
 pub async fn launch(
     listener: tokio::net::TcpListener,
     state: Arc<Inbound>,
     mut shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             let _ = shutdown.wait_for(|stop| *stop).await;
         })
@@ -127,6 +135,19 @@ impl IntoResponse for Rejection {
     fn into_response(self) -> Response {
         error(self.0, self.1)
     }
+}
+
+/// 429 with `Retry-After`: a rate limit was reached; nothing was stored.
+fn too_many(wait: std::time::Duration, what: &str) -> Response {
+    let secs = limit::retry_after_secs(wait);
+    let mut response = error(
+        StatusCode::TOO_MANY_REQUESTS,
+        format!("{what}; retry in {secs} s. Nothing was stored."),
+    );
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
+    response
 }
 
 fn reject(status: StatusCode, message: impl Into<String>) -> Rejection {
@@ -215,9 +236,11 @@ fn body_fields(headers: &HeaderMap, body: &[u8]) -> Result<Vec<(String, String)>
 
 /// `POST /api/leads`: 201 with the id once the lead is durable; 200 for a
 /// retry or a contact already known (the existing id, `"duplicate": true`);
-/// 409 for a suppressed contact; 400 naming each bad field; 401 bad token.
+/// 409 for a suppressed contact; 400 naming each bad field; 401 bad token;
+/// 429 over a rate limit.
 async fn intake(
     State(state): State<Arc<Inbound>>,
+    peer: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Bytes,
@@ -228,6 +251,10 @@ async fn intake(
             StatusCode::SERVICE_UNAVAILABLE,
             "intake is disabled: set [server] intake_token (or NUDGE_SERVER_INTAKE_TOKEN)",
         );
+    }
+    let client = state.limits.client_ip(peer.map(|p| p.0.0.ip()), &headers);
+    if let Err(wait) = state.limits.check_client(client) {
+        return too_many(wait, "too many requests from this address");
     }
     let bearer = headers
         .get(header::AUTHORIZATION)
@@ -292,6 +319,9 @@ async fn intake(
             axum::Json(json!({ "errors": errors })),
         )
             .into_response();
+    }
+    if let Err(wait) = state.limits.check_new_lead() {
+        return too_many(wait, "too many new leads this minute");
     }
     let engine = state.engine.clone();
     let added = match blocking(move || engine.add_once(&input, idempotency.as_deref())).await {

@@ -20,6 +20,7 @@
 //! | `counters` | channel ++ `/` ++ UTC date | sends that day (u64), for daily caps |
 //! | `idempotency` | source ++ `/` ++ key | lead id (a retried intake post creates one lead) |
 //! | `imap_state` | mailbox name | UIDVALIDITY u32 ++ last handled UID u32 (each message handled once) |
+//! | `channel_down` | channel name | millis u64 since the channel is down (a restart keeps probing, without a second "down" alert) |
 //! | `meta` | `app`, `schema` | marker, schema version |
 //!
 //! One file per concern: `codec` (record encoding), `keys` (tree keys),
@@ -40,6 +41,7 @@ use std::fs;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
+use chrono::{DateTime, Utc};
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 
@@ -159,6 +161,7 @@ pub struct Store {
     counters: sled::Tree,
     idempotency: sled::Tree,
     imap_state: sled::Tree,
+    channel_down: sled::Tree,
 }
 
 type Abort = ConflictableTransactionError<StoreError>;
@@ -252,6 +255,7 @@ impl Store {
             counters: db.open_tree("counters")?,
             idempotency: db.open_tree("idempotency")?,
             imap_state: db.open_tree("imap_state")?,
+            channel_down: db.open_tree("channel_down")?,
             db,
         };
         migrate::run(&store, &meta)?;
@@ -340,6 +344,30 @@ impl Store {
         value[..4].copy_from_slice(&validity.to_be_bytes());
         value[4..].copy_from_slice(&uid.to_be_bytes());
         self.imap_state.insert(mailbox.as_bytes(), &value)?;
+        self.flush()
+    }
+
+    /// Since when `channel` is down, as the worker last recorded it.
+    pub fn channel_down_since(&self, channel: &str) -> Result<Option<DateTime<Utc>>> {
+        Ok(self.channel_down.get(channel.as_bytes())?.and_then(|v| {
+            let millis = u64::from_be_bytes(v.as_ref().try_into().ok()?);
+            DateTime::from_timestamp_millis(i64::try_from(millis).ok()?)
+        }))
+    }
+
+    /// Records that `channel` is down since `since` (or, with `None`, up
+    /// again), durably.
+    pub fn set_channel_down(&self, channel: &str, since: Option<DateTime<Utc>>) -> Result<()> {
+        match since {
+            Some(at) => {
+                let millis = u64::try_from(at.timestamp_millis()).unwrap_or(0);
+                self.channel_down
+                    .insert(channel.as_bytes(), &millis.to_be_bytes())?;
+            }
+            None => {
+                self.channel_down.remove(channel.as_bytes())?;
+            }
+        }
         self.flush()
     }
 

@@ -101,6 +101,9 @@ pub enum UserZone {
     Named(Tz),
 }
 
+/// How often the title bar's channel health is re-read.
+const HEALTH_REFRESH: StdDuration = StdDuration::from_secs(5);
+
 /// The whole TUI state: small parts, each owning one concern.
 pub struct App {
     /// The kanban.
@@ -154,6 +157,11 @@ pub struct App {
     /// Redraw at least this often (relative times move on); short in the
     /// demo, whose clock runs fast.
     pub idle_tick: StdDuration,
+    /// Each channel's health, for the title bar (a down or paused channel
+    /// shows there).
+    pub channels: Vec<crate::engine::ChannelStatus>,
+    /// When the channels' health was last asked for.
+    pub(crate) health_asked: Option<Instant>,
 }
 
 /// What the shell must do after an update.
@@ -252,6 +260,9 @@ impl App {
             default_sequence,
             default_region: config.default_region,
             size: (width, height),
+            channels: Vec::new(),
+            // Asked for once the database is open, then every few seconds.
+            health_asked: Some(Instant::now()),
         };
         let first = app.board.refresh().into_iter().map(Command::Io).collect();
         (app, first)
@@ -348,11 +359,20 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
         Msg::Resync => io(app.board.refresh()),
         Msg::Tick => {
             app.toasts.expire(Instant::now());
-            if app.stats.stale {
+            let mut out = if app.stats.stale {
                 app.stats_changed()
             } else {
                 Vec::new()
+            };
+            if !app.opening
+                && app
+                    .health_asked
+                    .is_none_or(|at| at.elapsed() >= HEALTH_REFRESH)
+            {
+                app.health_asked = Some(Instant::now());
+                out.push(Command::Io(IoRequest::Health));
             }
+            out
         }
         Msg::Quit => {
             app.quit = true;
@@ -360,7 +380,8 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
         }
         Msg::Opened => {
             app.opening = false;
-            Vec::new()
+            app.health_asked = Some(Instant::now());
+            vec![Command::Io(IoRequest::Health)]
         }
         Msg::OpenFailed(why) => {
             app.fatal = Some(why);
@@ -574,6 +595,10 @@ fn undo(app: &mut App) -> Vec<Command> {
 
 fn loaded(app: &mut App, result: IoResult) -> Vec<Command> {
     match result {
+        IoResult::Health(channels) => {
+            app.channels = channels;
+            Vec::new()
+        }
         IoResult::Counts(counts) => {
             app.board.apply_counts(counts);
             io(app.board.missing_pages(false))
@@ -604,6 +629,7 @@ fn loaded(app: &mut App, result: IoResult) -> Vec<Command> {
                 AlertKind::Hot => Some((ToastKind::Success, "is hot")),
                 AlertKind::Bounced => Some((ToastKind::Error, "bounced")),
                 AlertKind::InDoubt => Some((ToastKind::Error, "has a send in doubt (resolve it)")),
+                AlertKind::Attention => Some((ToastKind::Error, "needs your attention")),
             });
             match news {
                 Some((kind, what)) => {

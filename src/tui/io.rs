@@ -131,6 +131,8 @@ pub enum IoRequest {
         /// What changes.
         edit: LeadEdit,
     },
+    /// Each channel's health, for the title bar.
+    Health,
 }
 
 impl IoRequest {
@@ -144,7 +146,8 @@ impl IoRequest {
             (IoRequest::Watch { id: a }, IoRequest::Watch { id: b }) => a == b,
             (IoRequest::Stats { .. }, IoRequest::Stats { .. })
             | (IoRequest::Search { .. }, IoRequest::Search { .. })
-            | (IoRequest::Sources, IoRequest::Sources) => true,
+            | (IoRequest::Sources, IoRequest::Sources)
+            | (IoRequest::Health, IoRequest::Health) => true,
             _ => false,
         }
     }
@@ -155,6 +158,8 @@ impl IoRequest {
 pub enum IoResult {
     /// Leads per stage.
     Counts(Vec<(Stage, usize)>),
+    /// Each channel's health (empty when it cannot be read).
+    Health(Vec<crate::engine::ChannelStatus>),
     /// A page of a column.
     Page {
         /// The column's stages.
@@ -237,6 +242,8 @@ impl Executor {
             })
         };
         match request {
+            // An older server does not know the request: no indicator.
+            IoRequest::Health => IoResult::Health(h.channel_health().unwrap_or_default()),
             IoRequest::Counts { filter } => match h.stage_counts(&filter.as_filter()) {
                 Ok(counts) => IoResult::Counts(counts),
                 Err(e) => failed("", e),

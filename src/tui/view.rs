@@ -3,6 +3,7 @@
 //! the body (each hands ratatui only what is visible), then the toasts and
 //! the open popup on top.
 
+use crate::domain::breaker::Health;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use ratatui::Frame;
@@ -22,6 +23,7 @@ use super::screens::search::{self, SearchState};
 use super::screens::stats::{self, StatsState};
 use super::theme::Theme;
 use super::widgets::toast::{self, Toasts};
+use crate::present;
 
 /// The smallest terminal the layout supports.
 pub const MIN_SIZE: (u16, u16) = (80, 24);
@@ -58,6 +60,8 @@ pub struct ViewContext<'a> {
     pub search: &'a SearchState,
     /// The database is still opening.
     pub opening: bool,
+    /// Each channel's health; a down or paused one shows in the title.
+    pub channels: &'a [crate::engine::ChannelStatus],
 }
 
 impl<'a> ViewContext<'a> {
@@ -79,6 +83,7 @@ impl<'a> ViewContext<'a> {
             stats: &app.stats,
             search: &app.search,
             opening: app.opening,
+            channels: &app.channels,
         }
     }
 }
@@ -128,19 +133,35 @@ fn render_title(frame: &mut Frame, area: Rect, ctx: &ViewContext) {
         Screen::Detail => "lead",
     };
     let source = match &ctx.board.source {
-        Some(source) => format!(" · source {source}"),
+        Some(source) => format!(" · source {}", present::safe(source)),
         None => String::new(),
     };
-    let left = Line::from(vec![
+    let mut spans = vec![
         Span::styled(" nudge ", Style::default().fg(t.background).bg(t.accent)),
         Span::styled(
             format!(
                 " {screen} · {}{source} · {total} leads · {}",
-                ctx.board.sequence, ctx.mode
+                present::safe(&ctx.board.sequence),
+                ctx.mode
             ),
             Style::default().fg(t.text),
         ),
-    ]);
+    ];
+    // A channel that holds touches back is the founder's business at once.
+    for channel in ctx.channels.iter().filter(|c| c.health.is_holding()) {
+        let what = match channel.health {
+            Health::Paused { .. } => "paused: check credentials",
+            _ => "down",
+        };
+        spans.push(Span::styled(
+            format!(
+                " · {} {what} ({} waiting)",
+                channel.channel, channel.waiting
+            ),
+            Style::default().fg(t.overdue),
+        ));
+    }
+    let left = Line::from(spans);
     let right = format!("{} ", format_user(ctx.now, ctx.user_zone, "%a %H:%M %Z"));
     frame.render_widget(Paragraph::new(left), area);
     frame.render_widget(

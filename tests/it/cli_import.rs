@@ -135,7 +135,7 @@ fn rejected_rows_are_reported_with_row_line_and_reason() {
     assert_eq!(code, 3, "rows were rejected: {out}");
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(
-        lines[0], "imported 4 of 11 rows from mixed.csv; 7 rejected",
+        lines[0], "imported 3 of 11 rows from mixed.csv; 8 rejected",
         "{out}"
     );
     let expected = [
@@ -145,6 +145,9 @@ fn rejected_rows_are_reported_with_row_line_and_reason() {
         "  row 6 (line 7): missing name",
         "  row 7 (line 8): a lead needs an email or a phone number",
         "  row 8 (line 9): duplicate of an earlier row (ada@example.com)",
+        // A name is one line: the quoted line break is refused at the gate,
+        // and still counted, so the next row starts on line 12.
+        "  row 9 (line 10): name contains a control character (\\u{a}) at character 8",
         "  row 10 (line 12): invalid email `edsger@example`",
         // A bad phone next to a good email: imported without the phone.
         "imported with warnings:",
@@ -163,7 +166,7 @@ fn rejected_rows_are_reported_with_row_line_and_reason() {
         .iter()
         .map(|l| l["name"].as_str().expect("name").to_string())
         .collect();
-    assert_eq!(names, ["Frances", "Barbara\nLiskov", "Alan", "Ada"]);
+    assert_eq!(names, ["Frances", "Alan", "Ada"]);
 }
 
 #[test]

@@ -65,6 +65,7 @@ pub fn server(sequence: &str) -> Server {
         public_url: "https://nudge.example.com".into(),
         sources: BTreeMap::new(),
         prefetch_window: chrono::Duration::seconds(10),
+        limits: nudge::inbound::IntakeLimits::off(),
     });
     let listener = rt
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))

@@ -88,6 +88,8 @@ fn watcher(engine: &Arc<Engine>, imap: &Dovecot, use_idle: bool) -> Watcher {
         password: Secret::from(imap.password.as_str()),
         mailbox: "INBOX".into(),
         ooo_delay_hours: 72,
+        soft_bounce_limit: 3,
+        policy_pause_hours: 24,
         ca_file: String::new(),
     };
     Watcher::from_config(engine.clone(), &settings)
@@ -303,6 +305,8 @@ fn a_wrong_password_is_reported_without_the_password() {
         password: Secret::from("hunter2-wrong"),
         mailbox: "INBOX".into(),
         ooo_delay_hours: 72,
+        soft_bounce_limit: 3,
+        policy_pause_hours: 24,
         ca_file: String::new(),
     };
     let watcher = Watcher::from_config(engine.clone(), &settings)
@@ -320,6 +324,8 @@ fn settings_for(url: String, imap: &Dovecot, ca_file: Option<&std::path::Path>) 
         password: Secret::from(imap.password.as_str()),
         mailbox: "INBOX".into(),
         ooo_delay_hours: 72,
+        soft_bounce_limit: 3,
+        policy_pause_hours: 24,
         ca_file: ca_file.map(|p| p.display().to_string()).unwrap_or_default(),
     }
 }
@@ -406,4 +412,240 @@ fn a_server_without_starttls_gets_no_login() {
         "no login was attempted: {}",
         imap.log()
     );
+}
+
+/// Our Message-ID and the lead's address in the written fixtures
+/// (`tests/fixtures/mail/SOURCES.md`), swapped for a real lead's.
+const FIXTURE_ID: &str = "<01JXAMPLE0000000000000000-1@nudge.example>";
+const FIXTURE_LEAD: &str = "ada@example.com";
+
+/// A corpus fixture addressed to `email` and answering `id`, with
+/// `extra` replacements (a real fixture's own recipient).
+fn fixture(path: &str, email: &str, id: &str, extra: &[(&str, &str)]) -> Vec<u8> {
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/mail")
+        .join(path);
+    let mut text = String::from_utf8(std::fs::read(&file).unwrap()).unwrap();
+    text = text.replace(FIXTURE_ID, id).replace(FIXTURE_LEAD, email);
+    for (from, to) in extra {
+        text = text.replace(from, to);
+    }
+    text.into_bytes()
+}
+
+fn kinds(engine: &Engine, id: LeadId) -> Vec<String> {
+    engine
+        .show(id)
+        .unwrap()
+        .events
+        .iter()
+        .map(|e| e.kind.describe())
+        .collect()
+}
+
+/// One corpus message per verdict, delivered to Dovecot and read by the
+/// running watcher, each changes its own lead as the README says, and no
+/// other lead.
+#[test]
+fn each_verdict_from_the_corpus_changes_its_lead_and_no_other() {
+    let imap = Dovecot::start();
+    let rt = runtime();
+    let (_dir, _clock, engine) = engine_on_manual_clock(SEQUENCE);
+    let hard = add(&engine, "Hana Hard", "kijitora@2jo.example.jp", None);
+    let soft = add(&engine, "Sol Soft", "sol@full.example", None);
+    let policy = add(&engine, "Polly Policy", "polly@strict.example", None);
+    let sibling = add(&engine, "Sib Strict", "sib@strict.example", None);
+    let away = add(&engine, "Anna Away", "anna@beispiel.de", None);
+    let retired = add(&engine, "Rex Retired", "rex@old.example", None);
+    let moved = add(&engine, "Mo Moved", "mo@moved.example", None);
+    let challenge = add(&engine, "Cy Challenge", "cy@boxed.example", None);
+    let reply = add(&engine, "Ray Reply", "ray@example.org", None);
+    let bystander = add(&engine, "Bea Bystander", "bea@strict-not.example", None);
+    send_first_touches(&rt, &engine);
+    let mut alerts = engine.subscribe_alerts();
+    assert_eq!(
+        rt.block_on(watcher(&engine, &imap, true).sync()).unwrap(),
+        vec![]
+    );
+    let before = engine.store().events(bystander).unwrap().len();
+    let sibling_before = engine.store().lead(sibling).unwrap().unwrap().next;
+
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let running = rt.spawn(watcher(&engine, &imap, true).run(stopped));
+    let id = |lead| message_id(&engine, lead);
+    let lead_email = |lead| engine.store().lead(lead).unwrap().unwrap().email.unwrap();
+    // A real Postfix bounce (sisimai corpus): found by its recipient.
+    imap.deliver(&fixture("bounce/lhost-postfix-14.eml", "", "", &[]));
+    for _ in 0..2 {
+        imap.deliver(&fixture(
+            "bounce/written-postfix-552-full.eml",
+            &lead_email(soft),
+            &id(soft),
+            &[],
+        ));
+    }
+    imap.deliver(&fixture(
+        "bounce/written-o365-dmarc.eml",
+        &lead_email(policy),
+        &id(policy),
+        &[],
+    ));
+    imap.deliver(&fixture(
+        "auto/de-abwesenheitsnotiz.eml",
+        &lead_email(away),
+        &id(away),
+        &[("ada@beispiel.de", "anna@beispiel.de")],
+    ));
+    imap.deliver(&fixture(
+        "auto/retired-no-longer-monitored.eml",
+        &lead_email(retired),
+        &id(retired),
+        &[],
+    ));
+    imap.deliver(&fixture(
+        "auto/moved-new-address.eml",
+        &lead_email(moved),
+        &id(moved),
+        &[],
+    ));
+    imap.deliver(&fixture(
+        "challenge/boxbe-dsn-470.eml",
+        &lead_email(challenge),
+        &id(challenge),
+        &[],
+    ));
+    // A person who mentions being out of the office is still a reply.
+    imap.deliver(&fixture(
+        "reply/outlook-desktop.eml",
+        &lead_email(reply),
+        &id(reply),
+        &[],
+    ));
+
+    let status = |lead| engine.store().lead(lead).unwrap().unwrap().status;
+    let count = |lead, what: &str| {
+        kinds(&engine, lead)
+            .iter()
+            .filter(|k| k.starts_with(what))
+            .count()
+    };
+    let handled = wait_until(Duration::from_secs(30), || {
+        status(hard) == Status::Bounced
+            && count(soft, "bounced temporarily") == 2
+            && count(policy, "needs attention") == 1
+            && count(away, "snoozed") == 1
+            && status(retired) == Status::Bounced
+            && status(moved) == Status::Paused
+            && status(challenge) == Status::Paused
+            && status(reply) == Status::Replied
+    });
+    assert!(
+        handled,
+        "not every message was handled; dovecot log:\n{}",
+        imap.log()
+    );
+    assert_eq!(
+        status(soft),
+        Status::Active,
+        "two soft bounces are a retry, not a bounce"
+    );
+
+    // The third soft bounce in a row is a hard one.
+    imap.deliver(&fixture(
+        "bounce/written-postfix-552-full.eml",
+        &lead_email(soft),
+        &id(soft),
+        &[],
+    ));
+    let third = wait_until(Duration::from_secs(30), || status(soft) == Status::Bounced);
+    stop.send(true).unwrap();
+    rt.block_on(running).unwrap();
+    assert!(third, "the third soft bounce did not bounce the lead");
+    assert!(
+        kinds(&engine, soft)
+            .iter()
+            .any(|k| k.contains("3 soft bounces in a row")),
+        "{:?}",
+        kinds(&engine, soft)
+    );
+
+    // Policy: not bounced, the founder alerted with the cause, the domain paused.
+    assert_eq!(status(policy), Status::Active);
+    let policy_note = kinds(&engine, policy)
+        .into_iter()
+        .find(|k| k.starts_with("needs attention"))
+        .unwrap();
+    assert!(
+        policy_note.contains("DMARC") && policy_note.contains("strict.example"),
+        "{policy_note}"
+    );
+    let mut attention = Vec::new();
+    while let Ok(notification) = alerts.try_recv() {
+        if let nudge::engine::Notification::Lead(alert) = notification
+            && alert.kind == nudge::domain::event::AlertKind::Attention
+        {
+            attention.push(alert.lead.id);
+        }
+    }
+    attention.sort();
+    let mut expected = vec![policy, moved, challenge];
+    expected.sort();
+    assert_eq!(
+        attention, expected,
+        "an alert for each lead that needs the founder"
+    );
+    let pause_end = monday() + chrono::Duration::hours(24);
+    let sibling_next = engine.store().lead(sibling).unwrap().unwrap().next.unwrap();
+    assert!(
+        sibling_next.at >= pause_end,
+        "{sibling_next:?} (was {sibling_before:?})"
+    );
+    assert_eq!(status(sibling), Status::Active);
+
+    // Away: the morning after the return date, with the date and its phrase.
+    let away_lead = engine.store().lead(away).unwrap().unwrap();
+    assert_eq!(
+        away_lead.status,
+        Status::Active,
+        "an auto-reply is not a reply"
+    );
+    let day_after = chrono_tz::Europe::Berlin
+        .with_ymd_and_hms(2026, 6, 13, 0, 0, 0)
+        .unwrap()
+        .with_timezone(&Utc);
+    assert!(
+        away_lead.next.as_ref().unwrap().at >= day_after,
+        "{:?}",
+        away_lead.next
+    );
+    assert!(
+        kinds(&engine, away)
+            .iter()
+            .any(|k| k.contains("back on 2026-06-12") && k.contains("bis 12.06.2026")),
+        "{:?}",
+        kinds(&engine, away)
+    );
+
+    // New address and challenge: paused, with what the founder needs.
+    assert!(
+        kinds(&engine, moved)
+            .iter()
+            .any(|k| k.contains("ada.lovelace@newco.example"))
+    );
+    assert!(
+        kinds(&engine, challenge)
+            .iter()
+            .any(|k| k.contains("https://www.boxbe.com/verify?tc=55555"))
+    );
+    assert_eq!(count(challenge, "replied"), 0);
+    assert_eq!(count(challenge, "bounced"), 0);
+
+    // No message touched a lead other than its own.
+    assert_eq!(engine.store().events(bystander).unwrap().len(), before);
+    assert_eq!(count(sibling, "needs attention"), 0);
+    assert_eq!(count(sibling, "bounced"), 0);
+}
+
+fn monday() -> chrono::DateTime<Utc> {
+    crate::worker::monday_morning()
 }

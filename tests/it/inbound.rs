@@ -61,6 +61,7 @@ fn server() -> Server {
         public_url: PUBLIC.into(),
         sources,
         prefetch_window: chrono::Duration::seconds(10),
+        limits: nudge::inbound::IntakeLimits::off(),
     });
     let listener = rt
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))

@@ -4,6 +4,7 @@ mod alerts;
 mod cli;
 mod cli_edit;
 mod cli_errors;
+mod cli_hostile;
 mod cli_import;
 mod cli_import_exports;
 mod cli_mark;
@@ -12,15 +13,19 @@ mod common;
 #[path = "support/dovecot.rs"]
 mod dovecot;
 mod first_touch;
+mod fuzz;
 mod hooks;
+mod hostile;
 mod imap;
 mod inbound;
 mod serve;
+mod serve_outage;
 #[path = "support/smtp_sink.rs"]
 mod smtp_sink;
 mod tracking;
 mod tui;
 mod worker;
 mod worker_channels;
+mod worker_health;
 #[path = "support/zones.rs"]
 mod zones;

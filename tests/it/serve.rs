@@ -64,10 +64,10 @@ fn burst_env(smtp_url: &str, concurrency: u32, leads: usize) -> Env {
 }
 
 /// `nudge serve` as a child process we can signal.
-struct Serve(Child);
+pub(crate) struct Serve(Child);
 
 impl Serve {
-    fn start(env: &Env) -> Serve {
+    pub(crate) fn start(env: &Env) -> Serve {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_nudge"));
         for (key, _) in std::env::vars_os() {
             if key.to_string_lossy().starts_with("NUDGE_") {
@@ -92,13 +92,13 @@ impl Serve {
         Serve(child)
     }
 
-    fn kill9(mut self) {
+    pub(crate) fn kill9(mut self) {
         self.0.kill().expect("SIGKILL");
         self.0.wait().expect("reap");
     }
 
     /// SIGTERM, then wait for a clean exit.
-    fn stop(mut self) {
+    pub(crate) fn stop(mut self) {
         let pid = self.0.id().to_string();
         let status = Command::new("kill")
             .args(["-TERM", &pid])
@@ -125,7 +125,7 @@ impl Drop for Serve {
 }
 
 /// Message-ID → how many times the server received it.
-fn received(sink: &SmtpSink) -> HashMap<String, usize> {
+pub(crate) fn received(sink: &SmtpSink) -> HashMap<String, usize> {
     let mut counts = HashMap::new();
     for message in sink.messages() {
         let id = message
@@ -138,7 +138,7 @@ fn received(sink: &SmtpSink) -> HashMap<String, usize> {
 
 /// Waits until the server has `at_least` messages and nothing new arrived for
 /// a while (bounded; the bound is generous for a noisy machine).
-fn wait_until_quiet(sink: &SmtpSink, at_least: usize) {
+pub(crate) fn wait_until_quiet(sink: &SmtpSink, at_least: usize) {
     let deadline = Instant::now() + Duration::from_secs(180);
     let mut last = usize::MAX;
     let mut quiet_since = Instant::now();
@@ -393,7 +393,7 @@ fn a_temporary_rcpt_rejection_is_retried() {
 const NO_HTTP: &str = "[server]\nlisten = \"\"\n";
 
 /// Waits for a running `nudge serve` to listen on its socket.
-fn wait_for_socket(env: &Env) {
+pub(crate) fn wait_for_socket(env: &Env) {
     let socket = env.data_dir().join("nudge.sock");
     let deadline = Instant::now() + Duration::from_secs(60);
     while std::os::unix::net::UnixStream::connect(&socket).is_err() {

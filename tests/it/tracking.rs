@@ -101,6 +101,7 @@ fn rig() -> Rig {
         public_url: base.clone(),
         sources: BTreeMap::new(),
         prefetch_window: Duration::seconds(10),
+        limits: nudge::inbound::IntakeLimits::off(),
     });
     let (stop, stopped) = tokio::sync::watch::channel(false);
     rt.spawn(launch(listener, state, stopped));

@@ -417,6 +417,9 @@ fn marking_on_the_board_moves_the_card_at_once() {
     assert!(f.screen(80, 24).contains(&name));
 }
 
+/// tmux servers started by this process, so each test has its own.
+static SERVERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 /// A tmux server of our own (`-L`), killed when the test ends.
 struct Tmux {
     socket: String,
@@ -430,7 +433,11 @@ impl Tmux {
             "this test needs tmux (apt-get install tmux; .ci/run installs it): {found:?}"
         );
         Tmux {
-            socket: format!("nudge-it-{}", std::process::id()),
+            socket: format!(
+                "nudge-it-{}-{}",
+                std::process::id(),
+                SERVERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            ),
         }
     }
 
@@ -532,4 +539,187 @@ fn tmux_press_r_moves_the_card_to_replied_and_the_store_agrees() {
     assert_eq!(env.lead(&id)["stage"], "replied");
     let shown = env.ok(&["show", &id]);
     assert!(shown.contains("note: call back on Tuesday"), "{shown}");
+}
+
+/// A lead as a stranger could write it: escapes that set the terminal
+/// title, colour and clear the screen, a C1 CSI and a bidi override.
+const HOSTILE_NAME: &str = "Mal\u{1b}]0;pwned\u{7}\u{1b}[31mRED\u{202e}";
+const HOSTILE_COMPANY: &str = "Co\u{1b}[2J\u{9b}2J";
+
+/// `current` rewritten with hostile text and a hostile note, written past
+/// input validation (as data stored before it, or by another way in, is).
+/// Nothing is scheduled, so no worker sends to it while the screen is read.
+fn hostile(current: &nudge::domain::lead::Lead) -> nudge::domain::mark::LeadUpdate {
+    let mut lead = current.clone();
+    lead.name = HOSTILE_NAME.into();
+    lead.company = Some(HOSTILE_COMPANY.into());
+    lead.next = None;
+    nudge::domain::mark::LeadUpdate::of(
+        lead,
+        vec![nudge::domain::event::EventKind::Note {
+            text: format!("from {HOSTILE_NAME} at {HOSTILE_COMPANY}"),
+        }],
+    )
+}
+
+/// No cell holds a character a terminal would act on.
+fn assert_terminal_safe(terminal: &Terminal<TestBackend>) {
+    for cell in terminal.backend().buffer().content() {
+        let bad: Vec<char> = cell
+            .symbol()
+            .chars()
+            .filter(|c| nudge::present::is_unsafe_char(*c))
+            .collect();
+        assert!(bad.is_empty(), "unsafe characters in the buffer: {bad:?}");
+    }
+}
+
+#[test]
+fn a_hostile_lead_is_escaped_on_the_board_and_in_the_detail() {
+    let mut f = fixture(160, 48);
+    let id = f
+        .engine
+        .add(&LeadInput {
+            name: "Placeholder".into(),
+            email: Some("mal@example.com".into()),
+            source: "web".into(),
+            ..LeadInput::default()
+        })
+        .expect("lead added");
+    f.engine
+        .update(id, |current, _, _| {
+            Ok::<_, nudge::engine::EngineError>(hostile(current))
+        })
+        .expect("stored");
+    let commands = update(&mut f.app, Msg::Changed(nudge::engine::Change::Lead(id)));
+    nudge::tui::settle(&mut f.app, &mut f.executor, commands);
+    for _ in 0..20 {
+        if f.app.board.selected().is_some_and(|c| c.lead.id == id) {
+            break;
+        }
+        f.key(KeyCode::Char('j'));
+    }
+    assert_eq!(f.app.board.selected().map(|c| c.lead.id), Some(id));
+    let mut terminal = Terminal::new(TestBackend::new(160, 48)).expect("terminal");
+    nudge::tui::draw(&mut terminal, &f.app).expect("draw");
+    assert_terminal_safe(&terminal);
+    let board = terminal.backend().to_string();
+    // The card cuts them to its width; what shows is the escaped text.
+    assert!(board.contains(r"Mal\u{1b}]0;pwned…"), "{board}");
+    assert!(board.contains(r"Co\u{1b}[2J\u{9b}…"), "{board}");
+
+    f.key(KeyCode::Enter);
+    nudge::tui::draw(&mut terminal, &f.app).expect("draw");
+    assert_terminal_safe(&terminal);
+    let detail = terminal.backend().to_string();
+    assert!(
+        detail.contains(r"Mal\u{1b}]0;pwned\u{7}\u{1b}[31mRED\u{202e}"),
+        "{detail}"
+    );
+    assert!(
+        detail.contains(r"company    Co\u{1b}[2J\u{9b}2J"),
+        "{detail}"
+    );
+    assert!(detail.contains(r"note: from Mal\u{1b}]0;pwned"), "{detail}");
+}
+
+#[test]
+fn cards_cut_wide_characters_by_display_width() {
+    let mut f = fixture(80, 24);
+    for (name, company) in [
+        ("Wei 李", "深圳科技有限公司"),
+        ("李小龍李小龍李小龍李小龍", "深圳科技有限公司深圳分公司"),
+    ] {
+        f.engine
+            .add(&LeadInput {
+                name: name.into(),
+                email: Some(format!("{}@example.cn", name.len())),
+                company: Some(company.into()),
+                source: "test".into(),
+                ..LeadInput::default()
+            })
+            .expect("lead added");
+    }
+    let commands = nudge::tui::app::act(&mut f.app, nudge::tui::Action::First);
+    nudge::tui::settle(&mut f.app, &mut f.executor, commands);
+    let commands = update(&mut f.app, Msg::Resync);
+    nudge::tui::settle(&mut f.app, &mut f.executor, commands);
+    let screen = f.screen(80, 24);
+    assert!(screen.contains("Wei 李"), "{screen}");
+    assert!(screen.contains("李小龍李小龍李小…"), "{screen}");
+    assert!(screen.contains("深圳科技有限公司…"), "{screen}");
+    snapshot("board_wide_80x24", &screen);
+}
+
+#[test]
+fn the_detail_wraps_long_body_lines_behind_the_gutter() {
+    let mut f = fixture(80, 24);
+    f.key(KeyCode::Char('l'));
+    f.key(KeyCode::Enter);
+    let screen = f.screen(80, 24);
+    let lines: Vec<&str> = screen.lines().collect();
+    let body = lines
+        .iter()
+        .position(|l| l.contains("subject    "))
+        .expect("the next touch's subject");
+    let footer = lines.len() - 1;
+    assert!(body + 3 < footer, "{screen}");
+    for line in &lines[body + 1..footer] {
+        assert!(
+            line.starts_with("\"  │ "),
+            "a body line without its gutter: {line}\n{screen}"
+        );
+    }
+}
+
+#[test]
+fn tmux_a_hostile_lead_shows_escaped_and_leaves_the_terminal_alone() {
+    let tmux = Tmux::new();
+    let env = Env::new();
+    let id = env.add(&["--name", "Placeholder", "--email", "mal@example.com"]);
+    {
+        let store = Store::open(&env.data_dir(), 1 << 20).expect("store");
+        let lead_id: nudge::domain::lead::LeadId = id.parse().expect("lead id");
+        store
+            .update_lead(lead_id, start(), |current, _| {
+                Ok::<_, std::convert::Infallible>(hostile(current))
+            })
+            .expect("stored")
+            .expect("written");
+        store.flush().expect("flushed");
+    }
+    let command = format!(
+        "cd {} && exec env -u NUDGE_LOG NUDGE_DATA_DIR={} NUDGE_CONFIG={} {}",
+        env.path().display(),
+        env.data_dir().display(),
+        env.config_file().display(),
+        env!("CARGO_BIN_EXE_nudge"),
+    );
+    let started = tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "tui",
+        "-x",
+        "120",
+        "-y",
+        "30",
+        &command,
+    ]);
+    assert!(started.status.success(), "{started:?}");
+    tmux.wait_for("the escaped card", |p| p.contains(r"Mal\u{1b}]0;pwned"));
+    tmux.run(&["send-keys", "-t", "tui", "Enter"]);
+    let pane = tmux.wait_for("the escaped detail", |p| {
+        p.contains(r"Mal\u{1b}]0;pwned\u{7}\u{1b}[31mRED\u{202e}")
+    });
+    assert!(pane.contains(r"Co\u{1b}[2J\u{9b}2J"), "{pane}");
+    let title = tmux.run(&["display-message", "-p", "-t", "tui", "#{pane_title}"]);
+    let title = String::from_utf8_lossy(&title.stdout);
+    assert!(!title.contains("pwned"), "the lead set the title: {title}");
+    tmux.run(&["send-keys", "-t", "tui", "q"]);
+    let deadline = Instant::now() + StdDuration::from_secs(30);
+    while tmux.alive() {
+        assert!(Instant::now() < deadline, "nudge did not quit on q");
+        std::thread::sleep(StdDuration::from_millis(100));
+    }
 }

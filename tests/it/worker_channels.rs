@@ -7,6 +7,7 @@ use std::sync::Arc;
 use chrono::Duration;
 use nudge::channels::{DryRunTransport, EmailTransport, LlmClient, SmsTransport, Transport};
 use nudge::config::{AiSettings, EmailSettings, Secret, SmsSettings};
+use nudge::domain::breaker::Health;
 use nudge::domain::sequence::Channel;
 use nudge::domain::status::Status;
 use nudge::domain::touch::TouchState;
@@ -77,7 +78,7 @@ fn options() -> WorkerOptions {
 }
 
 #[test]
-fn smtp_down_then_up_retries_and_delivers() {
+fn smtp_down_then_up_holds_touches_without_spending_attempts_and_delivers() {
     let rt = runtime();
     let port = free_port();
     let email = EmailTransport::new(&EmailSettings {
@@ -95,26 +96,63 @@ fn smtp_down_then_up_retries_and_delivers() {
     };
     let worker = Worker::new(engine.clone(), channels, options());
     let id = add(&engine, "Ada Lovelace", "ada@example.com", None);
-    // Nothing listens: the connection is refused, a definite failure.
+    let due_at = engine.store().lead(id).unwrap().unwrap().next.unwrap().at;
+    // Nothing listens: the channel is down, not the lead.
     rt.block_on(worker.run_due()).unwrap();
     let touch = engine.store().touch(id, 0).unwrap().unwrap();
     assert_eq!(touch.state, TouchState::Pending, "{touch:?}");
-    assert_eq!(touch.attempts, 1);
-    let retry_at = engine.store().lead(id).unwrap().unwrap().next.unwrap().at;
-    // The server comes up; at the retry time the same message goes out.
+    assert_eq!(touch.attempts, 0, "no attempt spent on a down channel");
+    let next = engine.store().lead(id).unwrap().unwrap().next.unwrap();
+    assert_eq!(next.at, due_at, "still due as before, in its place");
+    let health = engine.status().unwrap().channels;
+    let email_health = health.iter().find(|c| c.channel == Channel::Email).unwrap();
+    assert!(
+        matches!(email_health.health, Health::Down { .. }),
+        "{email_health:?}"
+    );
+    // A lead captured during the outage waits too, with nothing tried.
+    let grace = add(&engine, "Grace Hopper", "grace@example.com", None);
+    let report = rt.block_on(worker.run_due()).unwrap();
+    assert_eq!((report.sent, report.held), (0, 2), "{report:?}");
+    assert!(engine.store().touch(grace, 0).unwrap().is_none());
+    let waiting = engine.status().unwrap().channels;
+    assert_eq!(
+        waiting
+            .iter()
+            .find(|c| c.channel == Channel::Email)
+            .unwrap()
+            .waiting,
+        2
+    );
+    // A probe before the server is up fails; none of the touches moves.
+    clock.advance(Duration::seconds(5));
+    rt.block_on(worker.check_channels());
+    let report = rt.block_on(worker.run_due()).unwrap();
+    assert_eq!((report.sent, report.held), (0, 2), "{report:?}");
+    // The server comes up; the next probe (10 s later) closes the breaker
+    // and both go out, in due order, with one attempt each.
     let sink = SmtpSink::start_on(port);
-    clock.set(retry_at);
-    rt.block_on(worker.run_due()).unwrap();
-    let mail = sink.wait_for_messages(1, std::time::Duration::from_secs(30));
-    assert_eq!(mail.len(), 1);
-    assert_eq!(mail[0].header("Subject").as_deref(), Some("Hello Ada"));
+    clock.advance(Duration::seconds(10));
+    rt.block_on(worker.check_channels());
+    let report = rt.block_on(worker.run_due()).unwrap();
+    assert_eq!((report.sent, report.held), (2, 0), "{report:?}");
+    let mail = sink.wait_for_messages(2, std::time::Duration::from_secs(30));
+    let mut subjects: Vec<_> = mail.iter().filter_map(|m| m.header("Subject")).collect();
+    subjects.sort();
+    assert_eq!(subjects, ["Hello Ada", "Hello Grace"]);
     let touch = engine.store().touch(id, 0).unwrap().unwrap();
     assert_eq!(touch.state, TouchState::Sent);
-    assert_eq!(touch.attempts, 2);
-    assert_eq!(
-        mail[0].header("Message-ID"),
-        touch.message_id,
-        "the recorded Message-ID is the one delivered"
+    assert_eq!(touch.attempts, 1);
+    assert!(
+        mail.iter()
+            .any(|m| m.header("Message-ID") == touch.message_id)
+    );
+    let health = engine.status().unwrap().channels;
+    assert!(
+        health
+            .iter()
+            .all(|c| matches!(c.health, Health::Live | Health::Dry)),
+        "{health:?}"
     );
 }
 

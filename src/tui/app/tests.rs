@@ -43,6 +43,7 @@ fn card(n: u64) -> BoardCard {
         lead: lead(n, Status::Active),
         in_doubt: false,
         failed: false,
+        sending: None,
     }
 }
 
@@ -647,4 +648,44 @@ fn activity_lines_name_the_lead_and_opening_ends() {
     update(&mut app, Msg::OpenFailed("locked".into()));
     assert!(app.quit);
     assert_eq!(app.fatal.as_deref(), Some("locked"));
+}
+
+#[test]
+fn a_down_channel_shows_in_the_title_bar() {
+    use crate::domain::breaker::Health;
+    use crate::engine::ChannelStatus;
+    let mut app = app(1);
+    assert_eq!(
+        update(&mut app, Msg::Opened),
+        [Command::Io(IoRequest::Health)]
+    );
+    // Not again until the refresh interval has passed; then on a tick.
+    assert!(!update(&mut app, Msg::Tick).contains(&Command::Io(IoRequest::Health)));
+    app.health_asked = Some(Instant::now() - StdDuration::from_secs(6));
+    assert!(update(&mut app, Msg::Tick).contains(&Command::Io(IoRequest::Health)));
+    update(
+        &mut app,
+        Msg::Io(IoResult::Health(vec![
+            ChannelStatus {
+                channel: Channel::Email,
+                health: Health::Down {
+                    since: start(),
+                    reason: "connection refused".into(),
+                },
+                waiting: 3,
+            },
+            ChannelStatus {
+                channel: Channel::Sms,
+                health: Health::Live,
+                waiting: 0,
+            },
+        ])),
+    );
+    let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(100, 24)).unwrap();
+    crate::tui::draw(&mut terminal, &app).unwrap();
+    let title: String = (0..100)
+        .map(|x| terminal.backend().buffer()[(x, 0)].symbol().to_string())
+        .collect();
+    assert!(title.contains("email down (3 waiting)"), "{title}");
+    assert!(!title.contains("sms"), "{title}");
 }

@@ -5,6 +5,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
 use super::Dialog;
+use crate::present;
 use crate::tui::app::{App, Command};
 use crate::tui::io::IoRequest;
 use crate::tui::theme::Theme;
@@ -29,7 +30,7 @@ pub fn key(app: &mut App, key: &KeyEvent, prompt: String, then: IoRequest) -> Ve
 /// The question and how to answer it.
 pub fn lines(prompt: &str, t: &Theme) -> Vec<Line<'static>> {
     vec![
-        Line::from(prompt.to_string()),
+        Line::from(present::safe(prompt).into_owned()),
         Line::default(),
         Line::from(Span::styled(
             "y / enter: yes    n / esc: no",

@@ -5,6 +5,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
 use super::Dialog;
+use crate::present;
 use crate::tui::app::{App, Command, Screen};
 use crate::tui::screens::board::BoardState;
 use crate::tui::theme::Theme;
@@ -100,8 +101,8 @@ pub fn lines(choices: &[FilterChoice], cursor: usize, t: &Theme) -> Vec<Line<'st
     for (i, choice) in choices.iter().enumerate() {
         let label = match choice {
             FilterChoice::All => "all leads".to_string(),
-            FilterChoice::Sequence(name) => format!("sequence  {name}"),
-            FilterChoice::Source(name) => format!("source    {name}"),
+            FilterChoice::Sequence(name) => format!("sequence  {}", present::safe(name)),
+            FilterChoice::Source(name) => format!("source    {}", present::safe(name)),
         };
         let style = if i == cursor {
             Style::default().fg(t.text).bg(t.selected)

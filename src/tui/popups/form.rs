@@ -314,7 +314,7 @@ pub fn lines(form: &FormState, t: &Theme) -> Vec<Line<'static>> {
         ];
         if let Some(error) = &field.error {
             spans.push(Span::styled(
-                format!(" ✗ {}", present::truncate(error, 36)),
+                format!(" ✗ {}", present::truncate(&present::safe(error), 36)),
                 Style::default().fg(t.error),
             ));
         }
@@ -323,7 +323,7 @@ pub fn lines(form: &FormState, t: &Theme) -> Vec<Line<'static>> {
     lines.push(Line::default());
     if let Some(error) = &form.error {
         lines.push(Line::from(Span::styled(
-            format!("✗ {error}"),
+            format!("✗ {}", present::safe(error)),
             Style::default().fg(t.error),
         )));
     }

@@ -6,6 +6,7 @@ use ratatui::text::{Line, Span};
 
 use super::Dialog;
 use crate::domain::lead::LeadId;
+use crate::present;
 use crate::tui::app::{App, Command};
 use crate::tui::io::IoRequest;
 use crate::tui::theme::Theme;
@@ -44,7 +45,7 @@ pub fn key(
 /// The prompt and what is typed so far.
 pub fn lines(name: &str, text: &str, t: &Theme) -> Vec<Line<'static>> {
     vec![
-        Line::from(format!("Note for {name}:")),
+        Line::from(format!("Note for {}:", present::safe(name))),
         text_input::line("> ", text, Style::default(), t),
         Line::default(),
         Line::from(Span::styled(

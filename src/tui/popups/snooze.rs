@@ -7,6 +7,7 @@ use ratatui::text::{Line, Span};
 
 use super::Dialog;
 use crate::domain::lead::LeadId;
+use crate::present;
 use crate::tui::app::{App, Command};
 use crate::tui::io::IoRequest;
 use crate::tui::theme::Theme;
@@ -40,7 +41,10 @@ pub fn key(app: &mut App, key: &KeyEvent, id: LeadId, name: String) -> Vec<Comma
 
 /// The choices, numbered.
 pub fn lines(name: &str, t: &Theme) -> Vec<Line<'static>> {
-    let mut lines = vec![Line::from(format!("Snooze {name} for:")), Line::default()];
+    let mut lines = vec![
+        Line::from(format!("Snooze {} for:", present::safe(name))),
+        Line::default(),
+    ];
     for (i, (label, _)) in SNOOZE_CHOICES.iter().enumerate() {
         lines.push(Line::from(vec![
             Span::styled(format!("  {} ", i + 1), Style::default().fg(t.accent)),

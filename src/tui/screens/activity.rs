@@ -11,6 +11,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
 use crate::domain::lead::LeadId;
+use crate::present;
 use crate::tui::view::{ViewContext, format_user};
 
 /// Activity lines kept in memory.
@@ -68,7 +69,7 @@ pub fn render(frame: &mut Frame, area: Rect, ctx: &ViewContext) {
             .rev()
             .take(rows)
             .map(|line| {
-                let text = &line.text;
+                let text = present::safe(&line.text);
                 let colour = if text.contains("fail") || text.contains("doubt") {
                     t.error
                 } else {
@@ -77,7 +78,7 @@ pub fn render(frame: &mut Frame, area: Rect, ctx: &ViewContext) {
                 let who = if line.who.is_empty() {
                     line.lead.to_string()
                 } else {
-                    line.who.clone()
+                    present::safe(&line.who).into_owned()
                 };
                 Line::from(vec![
                     Span::styled(
@@ -89,7 +90,7 @@ pub fn render(frame: &mut Frame, area: Rect, ctx: &ViewContext) {
                         Style::default().fg(t.text).add_modifier(Modifier::BOLD),
                     ),
                     Span::styled(" · ", Style::default().fg(t.muted)),
-                    Span::styled(text.clone(), Style::default().fg(colour)),
+                    Span::styled(text.into_owned(), Style::default().fg(colour)),
                 ])
             })
             .collect()

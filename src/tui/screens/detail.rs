@@ -11,7 +11,7 @@ use super::Screen;
 use crate::domain::event::EventKind;
 use crate::domain::lead::LeadId;
 use crate::engine::LeadView;
-use crate::present::relative;
+use crate::present::{self, relative};
 use crate::tui::keys::Action;
 use crate::tui::view::{ViewContext, format_user};
 
@@ -64,15 +64,16 @@ pub fn render(frame: &mut Frame, area: Rect, ctx: &ViewContext) {
     let head = Style::default()
         .fg(t.column_header)
         .add_modifier(Modifier::BOLD);
+    // Values come from the lead: always drawn made safe.
     let row = |k: &str, v: String| {
         Line::from(vec![
             Span::styled(format!("{k:<10} "), key),
-            Span::styled(v, val),
+            Span::styled(present::safe(&v).into_owned(), val),
         ])
     };
     let mut lines = vec![
         Line::from(vec![
-            Span::styled(lead.name.clone(), head),
+            Span::styled(present::safe(&lead.name).into_owned(), head),
             Span::styled(format!("  {}", lead.id), key),
         ]),
         row("email", lead.email.clone().unwrap_or_else(|| "-".into())),
@@ -147,9 +148,7 @@ pub fn render(frame: &mut Frame, area: Rect, ctx: &ViewContext) {
             if let Some(subject) = &message.subject {
                 lines.push(row("subject", subject.clone()));
             }
-            for line in message.body.lines() {
-                lines.push(Line::from(Span::styled(format!("  │ {line}"), val)));
-            }
+            lines.extend(gutter_lines(&message.body, "  │ ", area.width, val));
         }
         None => lines.push(Line::from(Span::styled(
             if lead.status.is_sendable() {
@@ -172,18 +171,19 @@ pub fn render(frame: &mut Frame, area: Rect, ctx: &ViewContext) {
         };
         lines.push(Line::from(vec![
             Span::styled(format_user(event.at, ctx.user_zone, "%Y-%m-%d %H:%M "), key),
-            Span::styled(event.kind.describe(), Style::default().fg(colour)),
+            Span::styled(
+                present::safe(&event.kind.describe()).into_owned(),
+                Style::default().fg(colour),
+            ),
         ]));
         if let EventKind::TouchSent { subject, body, .. } = &event.kind {
             if let Some(subject) = subject {
                 lines.push(Line::from(Span::styled(
-                    format!("      Subject: {subject}"),
+                    format!("      Subject: {}", present::safe(subject)),
                     key,
                 )));
             }
-            for line in body.lines() {
-                lines.push(Line::from(Span::styled(format!("      │ {line}"), key)));
-            }
+            lines.extend(gutter_lines(body, "      │ ", area.width, key));
         }
     }
     frame.render_widget(
@@ -193,4 +193,18 @@ pub fn render(frame: &mut Frame, area: Rect, ctx: &ViewContext) {
             .scroll((ctx.detail.scroll, 0)),
         area,
     );
+}
+
+/// A message body as lines behind `gutter`, wrapped here by display width
+/// to fit `width` columns, so every wrapped line keeps the gutter too. The
+/// body comes from lead data: it is made safe first (newlines kept).
+fn gutter_lines(body: &str, gutter: &'static str, width: u16, style: Style) -> Vec<Line<'static>> {
+    let room = usize::from(width)
+        .saturating_sub(present::width(gutter))
+        .max(1);
+    present::safe_multiline(body)
+        .lines()
+        .flat_map(|line| textwrap::wrap(line, room))
+        .map(|piece| Line::from(Span::styled(format!("{gutter}{piece}"), style)))
+        .collect()
 }

@@ -6,6 +6,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
+use crate::present;
 use crate::tui::theme::Theme;
 
 /// What an editing key did to the text.
@@ -35,11 +36,12 @@ pub fn edit(text: &mut String, key: &KeyEvent) -> Edit {
     }
 }
 
-/// The field drawn: `prompt`, the text in `style`, the cursor bar.
+/// The field drawn: `prompt`, the text (made safe: a paste can hold
+/// anything) in `style`, the cursor bar.
 pub fn line(prompt: &'static str, text: &str, style: Style, t: &Theme) -> Line<'static> {
     Line::from(vec![
         Span::styled(prompt, Style::default().fg(t.accent)),
-        Span::styled(text.to_string(), style),
+        Span::styled(present::safe(text).into_owned(), style),
         Span::styled("▏", Style::default().fg(t.accent)),
     ])
 }

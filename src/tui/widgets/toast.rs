@@ -8,6 +8,7 @@ use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::widgets::{Clear, Paragraph};
 
+use crate::present;
 use crate::tui::theme::Theme;
 
 /// How long a toast stays up.
@@ -67,7 +68,9 @@ impl Toasts {
 /// Draws the toasts at the bottom right of `body`, newest lowest.
 pub fn render(frame: &mut Frame, body: Rect, toasts: &Toasts, t: &Theme) {
     for (i, toast) in toasts.items.iter().rev().enumerate() {
-        let width = (toast.text.chars().count() as u16 + 4).min(body.width.saturating_sub(2));
+        // Toasts quote lead names and engine errors: made safe, measured in columns.
+        let text = present::safe(&toast.text);
+        let width = (present::width(&text) as u16 + 4).min(body.width.saturating_sub(2));
         let y = body.bottom().saturating_sub(1 + i as u16);
         if y <= body.y {
             break;
@@ -85,8 +88,7 @@ pub fn render(frame: &mut Frame, body: Rect, toasts: &Toasts, t: &Theme) {
         };
         frame.render_widget(Clear, area);
         frame.render_widget(
-            Paragraph::new(format!(" {} ", toast.text))
-                .style(Style::default().fg(t.background).bg(colour)),
+            Paragraph::new(format!(" {text} ")).style(Style::default().fg(t.background).bg(colour)),
             area,
         );
     }
