@@ -4,7 +4,8 @@
 //!
 //! ```text
 //! cargo bench --bench worker                   # everything (~2-3 minutes)
-//! cargo bench --bench worker -- speed          # only speed to lead
+//! cargo bench --bench worker -- speed          # only speed to lead (both kinds)
+//! cargo bench --bench worker -- saturday       # only the shipped default, Saturday night
 //! cargo bench --bench worker -- throughput     # only throughput
 //! benches/worker.sh                            # the same, from any directory
 //! ```
@@ -28,6 +29,12 @@
 //!    (0–60 s).
 //!    Dump-file mtimes come from the kernel's coarse clock: they may read up
 //!    to one tick (4 ms at HZ=250) early, so spans under ~5 ms are imprecise.
+//!    Run twice: `speed` with the 24/7 one-step `burst` sequence, and
+//!    `speed-saturday-night` with the shipped `sequences/default.toml` for
+//!    leads in a zone where it is Saturday night at the current UTC time (on
+//!    days when no zone is, the zone furthest outside business hours; the
+//!    zone and its local time are printed). Its intro email has
+//!    `window = "always"`, so the same targets apply.
 //! 2. **Throughput**: `NUDGE_BENCH_TOUCHES` (1000; `NUDGE_BENCH_TOUCHES_C1`,
 //!    200, at concurrency 1) touches already due when the worker starts; the
 //!    clock stops when every outcome is durable (nothing due, nothing
@@ -65,13 +72,11 @@ use nudge::catalog::Catalog;
 use nudge::channels::Transports;
 use nudge::clock::{Clock, SystemClock};
 use nudge::config::Config;
-use nudge::domain::event::EventKind;
 use nudge::domain::lead::{LeadId, LeadInput};
 use nudge::domain::links;
 use nudge::domain::touch::message_id;
 use nudge::engine::worker::{Worker, WorkerOptions};
 use nudge::engine::{Engine, Settings};
-use nudge::handle::EngineHandle;
 use nudge::store::Store;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
@@ -79,6 +84,11 @@ use tokio::task::JoinSet;
 #[path = "../tests/it/support/smtp_sink.rs"]
 mod smtp_sink;
 use smtp_sink::SmtpSink;
+#[path = "worker/speed.rs"]
+mod speed;
+#[path = "../tests/it/support/zones.rs"]
+mod zones;
+use speed::{Burst, speed_rows};
 
 /// One email step, any day, any hour: every lead is due the moment it exists.
 const SEQUENCE: &str = r#"name = "burst"
@@ -105,7 +115,12 @@ const SERVE_CONCURRENCY: usize = 8;
 
 fn config_text(smtp_url: &str, concurrency: usize) -> String {
     format!(
-        r#"[email]
+        r#"[sender]
+name = "Sam Seller"
+company = "Acme Tools"
+booking_url = "https://cal.example.com/sam"
+
+[email]
 smtp_url = "{smtp_url}"
 from = "{FROM}"
 postal_address = "{POSTAL}"
@@ -178,13 +193,18 @@ struct Nudge {
 
 impl Nudge {
     fn new(sink: &SmtpSink, concurrency: usize) -> Nudge {
+        Nudge::with_sequence(sink, concurrency, ("burst.toml", SEQUENCE))
+    }
+
+    /// As [`Nudge::new`], with `file` (name, text) as the only sequence file.
+    fn with_sequence(sink: &SmtpSink, concurrency: usize, file: (&str, &str)) -> Nudge {
         let dir = tempfile::Builder::new()
             .prefix("nudge-bench-worker-")
             .tempdir()
             .expect("temp dir");
         let sequences = dir.path().join("sequences");
         std::fs::create_dir_all(&sequences).expect("sequences dir");
-        std::fs::write(sequences.join("burst.toml"), SEQUENCE).expect("write sequence");
+        std::fs::write(sequences.join(file.0), file.1).expect("write sequence");
         let config_file = dir.path().join("config.toml");
         let config = Config::parse(
             &config_file,
@@ -281,105 +301,6 @@ fn stop_worker(
             .expect("worker task")
             .expect("worker run");
     });
-}
-
-// ---------------------------------------------------------------------------
-// 1. Speed to lead
-// ---------------------------------------------------------------------------
-
-struct SpeedRun {
-    /// Per-lead latency, add call → server accepted, sorted (ms).
-    latencies: Vec<f64>,
-    /// Per-lead add call → the due instant the scheduler gave it, sorted (ms).
-    scheduled: Vec<f64>,
-    /// Per-lead due instant → server accepted: the worker's part, sorted (ms).
-    worker: Vec<f64>,
-    /// First add → first message accepted (ms).
-    first: f64,
-    /// How long the whole burst of adds took (ms).
-    burst: f64,
-}
-
-/// One burst of `leads` adds while the worker runs.
-fn speed_to_lead(leads: usize, concurrency: usize) -> SpeedRun {
-    let sink = SmtpSink::start();
-    let nudge = Nudge::new(&sink, concurrency);
-    let rt = runtime();
-    let (stop, stopped) = watch::channel(false);
-    let worker_task = rt.spawn(nudge.worker.clone().run(stopped));
-    // Let the worker start, find nothing due and go to sleep.
-    std::thread::sleep(Duration::from_millis(300));
-    assert!(nudge.settled(), "nothing due before the burst");
-
-    // In-process, as the TUI or a socket client of `nudge serve` adds leads.
-    let mut engine_handle = EngineHandle::Local(nudge.engine.clone());
-    let mut added: Vec<SystemTime> = Vec::with_capacity(leads);
-    let mut ids: Vec<LeadId> = Vec::with_capacity(leads);
-    let burst_start = Instant::now();
-    for i in 0..leads {
-        let input = lead_input(i);
-        added.push(wall());
-        ids.push(engine_handle.add(&input).expect("add a lead"));
-    }
-    let burst = ms(burst_start.elapsed());
-
-    let mail = sink.wait_for_messages(leads, Duration::from_secs(120 + leads as u64));
-    stop_worker(&rt, stop, worker_task);
-    // When the scheduler said each first touch was due (its first event).
-    let due: Vec<SystemTime> = ids
-        .iter()
-        .map(|&id| {
-            let events = nudge.engine.store().events(id).expect("events");
-            events
-                .iter()
-                .find_map(|e| match &e.kind {
-                    EventKind::TouchScheduled { due, .. } => Some(SystemTime::from(*due)),
-                    _ => None,
-                })
-                .expect("the first touch was scheduled")
-        })
-        .collect();
-    drop(nudge);
-    assert_eq!(mail.len(), leads, "one message per lead, no more");
-    let mut accepted = vec![None; leads];
-    for m in &mail {
-        let to = m.header("To").expect("every message has a To header");
-        let i = lead_number(&to).unwrap_or_else(|| panic!("unexpected To: {to}"));
-        let at = std::fs::metadata(&m.path)
-            .and_then(|meta| meta.modified())
-            .expect("dump file mtime");
-        assert!(
-            accepted[i].replace(at).is_none(),
-            "lead {i} got two messages"
-        );
-    }
-    let accepted: Vec<SystemTime> = accepted
-        .into_iter()
-        .map(|at| at.expect("every lead got its message"))
-        .collect();
-    let span = |from: &[SystemTime], to: &[SystemTime]| {
-        let mut v: Vec<f64> = from
-            .iter()
-            .zip(to)
-            .map(|(a, b)| ms(b.duration_since(*a).unwrap_or(Duration::ZERO)))
-            .collect();
-        v.sort_by(f64::total_cmp);
-        v
-    };
-    let latencies = span(&added, &accepted);
-    let scheduled = span(&added, &due);
-    let worker = span(&due, &accepted);
-    let first_accepted = accepted.iter().min().expect("a message");
-    let first = ms(first_accepted
-        .duration_since(added[0])
-        .unwrap_or(Duration::ZERO));
-    SpeedRun {
-        latencies,
-        scheduled,
-        worker,
-        first,
-        burst,
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -618,7 +539,7 @@ fn print_summary(runs: usize, rows: &[Row]) {
     println!();
     println!("worker benchmarks: median of {runs} run(s), [min..max] across runs");
     println!(
-        "{:<34} {:>12}  {:<22} {:<12} result",
+        "{:<50} {:>12}  {:<22} {:<12} result",
         "metric", "median", "spread", "target"
     );
     for row in rows {
@@ -629,7 +550,7 @@ fn print_summary(runs: usize, rows: &[Row]) {
             None => ("", ""),
         };
         println!(
-            "{:<34} {:>9.digits$} {:<2} {:<22} {:<12} {result}",
+            "{:<50} {:>9.digits$} {:<2} {:<22} {:<12} {result}",
             row.metric,
             median,
             row.unit,
@@ -673,87 +594,21 @@ fn main() {
         .collect();
 
     let mut rows = Vec::new();
-    if wanted("speed") {
-        let mut dists: Vec<Dist> = ["add → accepted", "add → due", "due → accepted"]
-            .into_iter()
-            .map(|name| Dist {
-                name,
-                per_run: Default::default(),
-                pooled: Vec::new(),
-            })
-            .collect();
-        let mut first = Vec::new();
-        for run in 1..=runs {
-            let r = speed_to_lead(burst, speed_concurrency);
-            for (k, samples) in [&r.latencies, &r.scheduled, &r.worker]
-                .into_iter()
-                .enumerate()
-            {
-                let values = [0.5, 0.9, 0.99, 1.0].map(|q| percentile(samples, q));
-                println!(
-                    "speed_to_lead run={run} leads={burst} span=\"{}\" p50={:.1}ms p90={:.1}ms \
-                     p99={:.1}ms max={:.1}ms",
-                    dists[k].name, values[0], values[1], values[2], values[3]
-                );
-                for (slot, v) in dists[k].per_run.iter_mut().zip(values) {
-                    slot.push(v);
-                }
-                dists[k].pooled.extend_from_slice(samples);
-            }
-            println!(
-                "speed_to_lead run={run} first_add_to_first_accepted={:.1}ms burst_of_adds={:.1}ms",
-                r.first, r.burst
-            );
-            first.push(r.first);
+    let saturday = zones::saturday_night_zone(SystemClock.now());
+    for (name, to) in [
+        ("speed", Burst::AllHours),
+        ("speed-saturday-night", Burst::ShippedDefault(saturday)),
+    ] {
+        if !wanted(name) {
+            continue;
         }
-        for Dist {
-            name,
-            per_run,
-            mut pooled,
-        } in dists
-        {
-            pooled.sort_by(f64::total_cmp);
+        if let Burst::ShippedDefault(tz) = to {
             println!(
-                "speed_to_lead pooled span=\"{name}\" n={} p50={:.1}ms p90={:.1}ms p99={:.1}ms max={:.1}ms",
-                pooled.len(),
-                percentile(&pooled, 0.5),
-                percentile(&pooled, 0.9),
-                percentile(&pooled, 0.99),
-                percentile(&pooled, 1.0)
+                "speed_to_lead: shipped default sequence, leads in {tz} (local {})",
+                SystemClock.now().with_timezone(&tz).format("%a %H:%M")
             );
-            let targeted = name == "add → accepted";
-            let [p50, p90, p99, max] = per_run;
-            rows.push(Row {
-                metric: format!("{name} p50 (c={speed_concurrency})"),
-                values: p50,
-                unit: "ms",
-                target: targeted.then_some(("< 100 ms", (|v| v < 100.0) as fn(f64) -> bool)),
-            });
-            rows.push(Row {
-                metric: format!("{name} p90"),
-                values: p90,
-                unit: "ms",
-                target: None,
-            });
-            rows.push(Row {
-                metric: format!("{name} p99"),
-                values: p99,
-                unit: "ms",
-                target: targeted.then_some(("< 1000 ms", (|v| v < 1000.0) as fn(f64) -> bool)),
-            });
-            rows.push(Row {
-                metric: format!("{name} max"),
-                values: max,
-                unit: "ms",
-                target: None,
-            });
         }
-        rows.push(Row {
-            metric: "first add → first accepted".into(),
-            values: first,
-            unit: "ms",
-            target: None,
-        });
+        rows.extend(speed_rows(name, runs, burst, speed_concurrency, to));
     }
     if wanted("throughput") {
         for &c in &concurrencies {

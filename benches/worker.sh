@@ -5,7 +5,10 @@
 #
 #   benches/worker.sh               # everything (~2-3 minutes)
 #   benches/worker.sh speed         # 1. speed to lead: 100 leads added in one burst,
-#                                   #    add -> SMTP accepted p50 < 100 ms, p99 < 1 s
+#                                   #    add -> SMTP accepted p50 < 100 ms, p99 < 1 s;
+#                                   #    once with a 24/7 sequence, once with the shipped
+#                                   #    default for leads whose local time is Saturday night
+#   benches/worker.sh saturday      #    only the second
 #   benches/worker.sh throughput    # 2. touches/s, nudge vs bare lettre at the same
 #                                   #    concurrency (1 and 8), nudge >= 0.7 x bare
 #

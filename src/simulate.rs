@@ -14,6 +14,7 @@ use crate::clock::ManualClock;
 use crate::domain::event::EventKind;
 use crate::domain::lead::{LeadId, LeadInput};
 use crate::domain::mark::Mark;
+use crate::domain::rules::Signal as RuleSignal;
 use crate::domain::sequence::Channel;
 use crate::domain::status::Status;
 use crate::engine::worker::{Channels, Worker, WorkerOptions};
@@ -255,9 +256,11 @@ pub async fn simulate(
 /// lead that already booked) is ignored, as it would be in real life.
 pub fn apply(engine: &Engine, id: LeadId, signal: Signal) {
     let result = match signal {
-        Signal::Opened => engine.record(id, EventKind::Opened).map(|_| ()),
+        // Through the rules, as tracking records them live: a bare event
+        // would skip `[rules] clicked = "pull-earlier"` and `nudge_after_open`.
+        Signal::Opened => engine.record_signal(id, RuleSignal::Opened).map(|_| ()),
         Signal::Clicked => engine
-            .record(id, EventKind::Clicked { url: None })
+            .record_signal(id, RuleSignal::Clicked { url: None })
             .map(|_| ()),
         Signal::Replied => engine.mark(id, Mark::Replied, None).map(|_| ()),
         Signal::Booked => engine.mark(id, Mark::Booked, None).map(|_| ()),

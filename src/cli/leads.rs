@@ -162,9 +162,14 @@ pub(super) fn add(ctx: &Context_, args: AddArgs, out: &mut impl Write) -> Result
         fields,
         email_consent: args.email_consent,
         sms_consent: args.sms_consent,
+        country: None,
     };
     let id = ctx.handle()?.add(&input)?;
     writeln!(out, "{id}")?;
+    // A bad phone next to a good email is kept out, not refused: say so.
+    for warning in input.warnings(ctx.config.general.default_region.as_deref()) {
+        eprintln!("warning: {warning}");
+    }
     Ok(())
 }
 
@@ -379,10 +384,21 @@ pub(super) fn edit(ctx: &Context_, args: EditArgs, out: &mut impl Write) -> Resu
     let changes = crate::engine::LeadEdit {
         name: args.name,
         email: args.email,
-        phone: args.phone,
+        phone: args.phone.clone(),
         company: args.company,
     };
     let lead = ctx.handle()?.edit(&args.id, &changes)?;
+    // The edit kept the email and left out a phone it could not read: say so.
+    let check = LeadInput {
+        name: lead.name.clone(),
+        email: lead.email.clone(),
+        phone: args.phone,
+        tz: lead.tz.map(|tz| tz.name().to_string()),
+        ..LeadInput::default()
+    };
+    for warning in check.warnings(ctx.config.general.default_region.as_deref()) {
+        eprintln!("warning: {warning}");
+    }
     writeln!(
         out,
         "{} {} <{}> {} {}",

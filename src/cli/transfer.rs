@@ -20,12 +20,29 @@ pub struct ImportArgs {
     /// Sequence for every imported lead.
     #[arg(long)]
     pub sequence: Option<String>,
-    /// Source label (default: the file's source column, else import:FILE).
+    /// Source label (default: the file's source column, else import:<file name>).
     #[arg(long)]
     pub source: Option<String>,
     /// Check every row and report, writing nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Name a column the headers do not give away: FIELD=HEADER, e.g.
+    /// --map email="Mail privat" (fields: name, first_name, last_name,
+    /// email, phone, company, tz, country, source, email_consent,
+    /// sms_consent). Repeatable.
+    #[arg(long, value_name = "FIELD=HEADER", value_parser = parse_map)]
+    pub map: Vec<(String, String)>,
+}
+
+fn parse_map(raw: &str) -> Result<(String, String), String> {
+    match raw.split_once('=') {
+        Some((field, header)) if !field.trim().is_empty() && !header.trim().is_empty() => {
+            Ok((field.trim().to_string(), header.trim().to_string()))
+        }
+        _ => Err(format!(
+            "`{raw}` is not FIELD=HEADER, e.g. --map email=\"Mail privat\""
+        )),
+    }
 }
 
 /// `nudge export`.
@@ -61,6 +78,7 @@ pub(super) fn import(ctx: &Context_, args: &ImportArgs, out: &mut impl Write) ->
         sequence: args.sequence.clone(),
         source: args.source.clone(),
         dry_run: args.dry_run,
+        map: args.map.clone(),
     };
     let label = args.file.display().to_string();
     let report = handle.import(&path, &label, &options, &progress)?;
@@ -78,6 +96,16 @@ pub(super) fn import(ctx: &Context_, args: &ImportArgs, out: &mut impl Write) ->
         safe(&label),
         report.rejected.len()
     )?;
+    if let Some(encoding) = &report.encoding {
+        writeln!(out, "read as {encoding} (the file is not UTF-8)")?;
+    }
+    if report.already_imported > 0 {
+        writeln!(
+            out,
+            "{} rows already imported (skipped)",
+            thousands(report.already_imported)
+        )?;
+    }
     for r in &report.rejected {
         writeln!(
             out,
@@ -87,7 +115,26 @@ pub(super) fn import(ctx: &Context_, args: &ImportArgs, out: &mut impl Write) ->
             safe(&r.reason)
         )?;
     }
+    if !report.warnings.is_empty() {
+        writeln!(out, "imported with warnings:")?;
+        for r in &report.warnings {
+            writeln!(out, "  row {} (line {}): {}", r.row, r.line, r.reason)?;
+        }
+    }
     Ok(problems_exit(report.rejected.len()))
+}
+
+/// `36000` as `36,000`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 pub(super) fn export(ctx: &Context_, args: &ExportArgs, out: &mut impl Write) -> Result<()> {

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
+use super::phone::{RegionSource, phone_region};
 use super::status::Status;
 
 /// A lead id: a ULID, so ids sort by creation time and key ranges follow the clock.
@@ -367,6 +368,9 @@ pub struct LeadInput {
     pub email_consent: Option<String>,
     /// How SMS consent was given, if it was.
     pub sms_consent: Option<String>,
+    /// The lead's country as written (ISO code or name): the region of a
+    /// national-format phone number (see [`super::phone`]).
+    pub country: Option<String>,
 }
 
 /// A validated lead, ready to be given an id and stored.
@@ -390,7 +394,13 @@ pub struct ValidLead {
     pub email_consent: Option<String>,
     /// How SMS consent was given.
     pub sms_consent: Option<String>,
+    /// Kept the lead but not all it came with (a bad phone next to a good
+    /// email); one line each, for the answer to whoever sent it.
+    pub warnings: Vec<String>,
 }
+
+/// Field a phone number that could not be used is kept in, so nothing typed is lost.
+pub const PHONE_RAW_FIELD: &str = "phone_raw";
 
 fn non_empty(value: &Option<String>) -> Option<&str> {
     value.as_deref().map(str::trim).filter(|v| !v.is_empty())
@@ -407,7 +417,12 @@ impl LeadInput {
         if let Some(Err(e)) = non_empty(&self.email).map(normalize_email) {
             out.push(("email", e));
         }
-        if let Some(Err(e)) = non_empty(&self.phone).map(|p| normalize_phone(p, default_region)) {
+        // A bad phone next to a good email is a warning (see `validate`), not a problem.
+        let email_ok = non_empty(&self.email).is_some_and(|e| normalize_email(e).is_ok());
+        if let Some(Err(e)) = non_empty(&self.phone)
+            .filter(|_| !email_ok)
+            .map(|p| self.read_phone(p, default_region))
+        {
             out.push(("phone", e));
         }
         if non_empty(&self.email).is_none() && non_empty(&self.phone).is_none() {
@@ -417,6 +432,14 @@ impl LeadInput {
             out.push(("tz", e));
         }
         super::gate::first_per_field(out)
+    }
+
+    /// What [`LeadInput::validate`] would accept with a warning (a bad phone
+    /// next to a good email), for answers that report it.
+    pub fn warnings(&self, default_region: Option<&str>) -> Vec<String> {
+        self.validate(default_region)
+            .map(|v| v.warnings)
+            .unwrap_or_default()
     }
 
     /// Validates every field; the first problem found is returned.
@@ -445,13 +468,30 @@ impl LeadInput {
             return Err(LeadError::MissingName);
         }
         let email = non_empty(&self.email).map(normalize_email).transpose()?;
-        let phone = non_empty(&self.phone)
-            .map(|p| normalize_phone(p, default_region))
-            .transpose()?;
+        let tz = non_empty(&self.tz).map(parse_tz).transpose()?;
+        let mut fields: BTreeMap<String, String> = self
+            .fields
+            .iter()
+            .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+            .filter(|(k, _)| !k.is_empty())
+            .collect();
+        let mut warnings = Vec::new();
+        let phone = match non_empty(&self.phone).map(|p| (p, self.read_phone(p, default_region))) {
+            None => None,
+            Some((_, Ok(phone))) => Some(phone),
+            // The email reaches the lead; losing it over a phone would drop a real lead.
+            Some((raw, Err(e))) if email.is_some() => {
+                fields.insert(PHONE_RAW_FIELD.to_string(), raw.to_string());
+                warnings.push(format!(
+                    "{e}; kept without a phone (the number is in field {PHONE_RAW_FIELD})"
+                ));
+                None
+            }
+            Some((_, Err(e))) => return Err(e),
+        };
         if email.is_none() && phone.is_none() {
             return Err(LeadError::NoContact);
         }
-        let tz = non_empty(&self.tz).map(parse_tz).transpose()?;
         Ok(ValidLead {
             name: name.to_string(),
             email,
@@ -459,15 +499,34 @@ impl LeadInput {
             company: non_empty(&self.company).map(str::to_string),
             tz,
             source: self.source.trim().to_string(),
-            fields: self
-                .fields
-                .iter()
-                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-                .filter(|(k, _)| !k.is_empty())
-                .collect(),
+            fields,
             email_consent: non_empty(&self.email_consent).map(str::to_string),
             sms_consent: non_empty(&self.sms_consent).map(str::to_string),
+            warnings,
         })
+    }
+
+    /// Reads the phone in the region [`phone_region`] resolves (the number's
+    /// own `+<country>`, the country, the zone's country, the default).
+    pub fn read_phone(&self, raw: &str, default_region: Option<&str>) -> Result<String, LeadError> {
+        let tz = non_empty(&self.tz).and_then(|t| parse_tz(t).ok());
+        match phone_region(raw, non_empty(&self.country), tz, default_region) {
+            Some((region, from)) => normalize_phone(raw, Some(&region)).map_err(|e| match e {
+                LeadError::Phone { value, reason } => LeadError::Phone {
+                    value,
+                    reason: format!(
+                        "{reason} (read as a {region} number, from the {})",
+                        match from {
+                            RegionSource::Country => "country",
+                            RegionSource::TimeZone => "time zone",
+                            RegionSource::Default => "default region",
+                        }
+                    ),
+                },
+                other => other,
+            }),
+            None => normalize_phone(raw, default_region),
+        }
     }
 }
 
@@ -540,6 +599,47 @@ mod tests {
         );
         let err = normalize_phone("12", None).unwrap_err();
         assert!(err.to_string().contains("invalid phone `12`"), "{err}");
+    }
+
+    #[test]
+    fn national_phones_take_their_region_from_country_then_zone() {
+        let input = |phone: &str, country: Option<&str>, tz: Option<&str>| LeadInput {
+            name: "Kim".into(),
+            email: Some("kim@example.kr".into()),
+            phone: Some(phone.into()),
+            country: country.map(str::to_string),
+            tz: tz.map(str::to_string),
+            ..LeadInput::default()
+        };
+        let v = input("(415) 555-0132", None, Some("America/Los_Angeles"))
+            .validate(None)
+            .unwrap();
+        assert_eq!(v.phone.as_deref(), Some("+14155550132"));
+        assert!(v.warnings.is_empty());
+        let v = input("010-1234-5678", Some("South Korea"), None)
+            .validate(Some("US"))
+            .unwrap();
+        assert_eq!(v.phone.as_deref(), Some("+821012345678"));
+        // Nothing says where: kept without the phone, raw value in a field.
+        let v = input("010-1234-5678", None, None).validate(None).unwrap();
+        assert_eq!(v.phone, None);
+        assert_eq!(v.fields[PHONE_RAW_FIELD], "010-1234-5678");
+        assert!(
+            v.warnings[0].contains("invalid phone `010-1234-5678`"),
+            "{:?}",
+            v.warnings
+        );
+        assert!(input("12", None, None).problems(None).is_empty());
+        // Phone only: still refused.
+        let phone_only = LeadInput {
+            email: None,
+            ..input("12", None, None)
+        };
+        assert!(matches!(
+            phone_only.validate(None),
+            Err(LeadError::Phone { .. })
+        ));
+        assert_eq!(phone_only.problems(None)[0].0, "phone");
     }
 
     #[test]

@@ -7,6 +7,7 @@ use serde::Serialize;
 use super::lead::Lead;
 use super::render::{Sender, render_step};
 use super::sequence::{Channel, Sequence};
+use super::span::{CaptureRun, capture_runs, day_time, days, span_by_weekday};
 
 /// One thing worth fixing in a sequence.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -174,15 +175,35 @@ pub fn lint(seq: &Sequence, sample: &Lead, sender: &Sender) -> Vec<LintWarning> 
     if !(5..=8).contains(&n) {
         warn(None, format!("{n} steps; most sales need 5–8 touches"));
     }
-    let span = seq.span();
-    if span < Duration::days(14) || span > Duration::days(21) {
+    let runs = capture_runs(seq);
+    let first_wait = runs
+        .iter()
+        .max_by_key(|r| r.first_wait())
+        .filter(|r| r.first_wait() > Duration::zero());
+    if let (Some(step), Some(worst)) = (seq.steps.first().filter(|s| !s.any_hour), first_wait) {
         warn(
-            None,
+            Some(&step.id),
             format!(
-                "the steps span {:.1} days; 14–21 days keeps follow-up persistent without nagging",
-                span.num_minutes() as f64 / 1440.0
+                "the first touch waits for the window: a lead captured {} hears from you {} ({} hours later); set window = \"always\" on this step to answer at any hour",
+                day_time(worst.captured),
+                day_time(worst.first),
+                worst.first_wait().num_hours()
             ),
         );
+    }
+    let outside = |r: &CaptureRun| r.span() < Duration::days(14) || r.span() > Duration::days(21);
+    for (shortest, longest) in span_by_weekday(&runs) {
+        if let Some(run) = [longest, shortest].into_iter().find(outside) {
+            warn(
+                None,
+                format!(
+                    "a lead captured {} gets its touches over {} days on the real calendar (the last one {}); keep every capture day within 14–21 days",
+                    day_time(run.captured),
+                    days(run.span()),
+                    day_time(run.last)
+                ),
+            );
+        }
     }
     for gap in sender_gaps(seq, sender, |_| true) {
         warn(
@@ -311,7 +332,15 @@ body = "{{ first_name }}, here is a very long text that goes on and on about our
             "{text:?}"
         );
         assert!(text.iter().any(|m| m.contains("2 steps")), "{text:?}");
-        assert!(text.iter().any(|m| m.contains("span 1.0 days")), "{text:?}");
+        assert!(
+            text.iter()
+                .any(|m| m.contains("a lead captured Monday") && m.contains("real calendar")),
+            "{text:?}"
+        );
+        assert!(
+            text.iter().any(|m| m.contains("the first touch waits for the window: a lead captured Friday 17:00 hears from you Monday 09:00")),
+            "{text:?}"
+        );
     }
 
     #[test]

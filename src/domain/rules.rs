@@ -93,6 +93,8 @@ pub fn on_signal(lead: &Lead, signal: &Signal, ctx: &SignalContext<'_>) -> LeadU
             Signal::Clicked { .. } if rules.pull_earlier_on_click => {
                 let tz = lead.tz.unwrap_or(ctx.default_tz);
                 if let Some(next) = lead.next.as_mut() {
+                    // The business window even for an any-hour step: a click pulls
+                    // to an opening, never to lead-local midnight.
                     let window = ctx.sequence.window.for_channel(next.channel);
                     if let Some(at) = pull_earlier(next.at, ctx.now, tz, window) {
                         next.at = at;

@@ -138,7 +138,7 @@ pub fn next_touch(
         }
         let earliest = base.max(now).max(snoozed_until(events).unwrap_or(now));
         let tz = lead.tz.unwrap_or(default_tz);
-        let at = next_open(earliest, tz, seq.window.for_channel(step.channel))?;
+        let at = next_open(earliest, tz, seq.step_window(idx))?;
         return Some(PlannedTouch {
             step: idx,
             step_id: step.id.clone(),
@@ -570,6 +570,64 @@ body = "Later"
             pull_earlier(utc("2026-06-07T07:00:00Z"), now, tz, office()),
             None
         );
+    }
+
+    const ANY_HOUR: &str = r#"
+[[steps]]
+id = "hello"
+delay = "0m"
+channel = "email"
+window = "always"
+subject = "Hi"
+body = "Hello"
+
+[[steps]]
+id = "text"
+delay = "0m"
+channel = "sms"
+window = "always"
+body = "Hi"
+
+[[steps]]
+id = "later"
+delay = "1d"
+channel = "email"
+body = "Later"
+"#;
+
+    #[test]
+    fn an_any_hour_step_goes_now_but_sms_keeps_quiet_hours() {
+        let seq = Sequence::parse("a.toml", ANY_HOUR, "a").unwrap();
+        let tz = chrono_tz::America::New_York;
+        // Saturday 23:30 New York.
+        let now = utc("2026-12-06T04:30:00Z");
+        let mut lead = crate::domain::lint::sample_lead(now);
+        lead.tz = Some(tz);
+        let plan = next_touch(&lead, &seq, &[], now, chrono_tz::UTC).unwrap();
+        assert_eq!((plan.step_id.as_str(), plan.at), ("hello", now));
+        // The any-hour SMS waits for 08:00 lead-local, on the Sunday.
+        let events = vec![sent(now, "hello")];
+        let plan = next_touch(&lead, &seq, &events, now, chrono_tz::UTC).unwrap();
+        assert_eq!(
+            (plan.step_id.as_str(), plan.at),
+            ("text", utc("2026-12-06T13:00:00Z"))
+        );
+        // A windowed step still waits for Monday 09:00.
+        let texted = utc("2026-12-06T13:00:00Z");
+        let events = vec![sent(now, "hello"), sent(texted, "text")];
+        let plan = next_touch(&lead, &seq, &events, texted, chrono_tz::UTC).unwrap();
+        assert_eq!(
+            (plan.step_id.as_str(), plan.at),
+            ("later", utc("2026-12-07T14:00:00Z"))
+        );
+        let e = Sequence::parse(
+            "a.toml",
+            &ANY_HOUR.replacen("\"always\"", "\"never\"", 1),
+            "a",
+        )
+        .unwrap_err();
+        assert_eq!(e.field, "steps[0].window");
+        assert!(e.message.contains("`never`"), "{e}");
     }
 
     #[test]

@@ -144,6 +144,18 @@ pub const QUIET_HOURS_END: LocalTime = LocalTime::hm(8, 0);
 pub const QUIET_HOURS_START: LocalTime = LocalTime::hm(21, 0);
 
 impl Window {
+    /// Any hour of any day: a step with `window = "always"`.
+    pub const ALWAYS: Window = Window {
+        days: Days::ALL,
+        start: LocalTime::hm(0, 0),
+        end: LocalTime::hm(24, 0),
+    };
+
+    /// Whether this is the whole week, around the clock.
+    pub fn is_always(self) -> bool {
+        self == Window::ALWAYS
+    }
+
     /// The window a channel actually uses: SMS and calls are clipped to 08:00–21:00.
     pub fn for_channel(self, channel: Channel) -> Window {
         if channel.has_quiet_hours() {
@@ -362,6 +374,7 @@ struct RawStep {
     #[serde(default)]
     optional: bool,
     html: Option<Spanned<bool>>,
+    window: Option<Spanned<String>>,
     expires_after: Option<Delay>,
 }
 
@@ -392,6 +405,9 @@ pub struct Step {
     pub optional: bool,
     /// Send a text/html alternative next to the plain text (email only).
     pub html: bool,
+    /// `window = "always"`: the step ignores the sequence's window and goes
+    /// out at any hour (SMS and calls still keep 08:00–21:00 lead-local).
+    pub any_hour: bool,
     /// Subject template source (email only).
     pub subject: Option<String>,
     /// Body template source.
@@ -565,7 +581,22 @@ impl Sequence {
                     ));
                 }
             }
-            if !window.for_channel(raw_step.channel).is_open_somewhere() {
+            let any_hour = match raw_step.window.as_ref() {
+                None => false,
+                Some(w) => match w.get_ref().trim() {
+                    "always" => true,
+                    "sequence" => false,
+                    other => {
+                        return Err(err(
+                            Some(w.span()),
+                            format!(
+                                "`{other}` is not a step window; use \"always\" (any hour, any day) or \"sequence\" (the [window] table)"
+                            ),
+                        ));
+                    }
+                },
+            };
+            if !any_hour && !window.for_channel(raw_step.channel).is_open_somewhere() {
                 return Err(err(
                     window_span.clone(),
                     format!(
@@ -588,6 +619,7 @@ impl Sequence {
                 ai: raw_step.ai,
                 optional: raw_step.optional,
                 html: raw_step.html.as_ref().is_some_and(|h| *h.get_ref()),
+                any_hour,
                 subject,
                 body: raw_step.body.0.clone(),
                 expires_after: raw_step.expires_after.map(|d| d.0),
@@ -640,6 +672,17 @@ impl Sequence {
     /// Total time from capture to the last step, ignoring windows.
     pub fn span(&self) -> Duration {
         self.steps.iter().map(|s| s.delay).sum()
+    }
+
+    /// The window step `idx` actually goes out in: the sequence's, or any
+    /// hour for a `window = "always"` step; SMS and calls clipped to
+    /// 08:00–21:00 either way. An index past the end gets the sequence's.
+    pub fn step_window(&self, idx: usize) -> Window {
+        match self.steps.get(idx) {
+            Some(step) if step.any_hour => Window::ALWAYS.for_channel(step.channel),
+            Some(step) => self.window.for_channel(step.channel),
+            None => self.window,
+        }
     }
 
     /// Index of a step by id.
@@ -711,179 +754,4 @@ fn parse_rules(raw: &Spanned<RawRules>, steps: &[Step]) -> Result<Rules, Located
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const GOOD: &str = r#"
-name = "t"
-[window]
-days = ["mon", "tue", "wed", "thu", "fri"]
-start = "09:00"
-end = "17:00"
-
-[[steps]]
-id = "hello"
-delay = "0m"
-channel = "email"
-subject = "Hi {{ first_name }}"
-body = "Hello {{ first_name }} at {{ company or 'your team' }}"
-
-[[steps]]
-id = "text"
-delay = "2d"
-channel = "sms"
-body = "Hi {{ first_name }}"
-"#;
-
-    #[test]
-    fn good_file_parses() {
-        let seq = Sequence::parse("t.toml", GOOD, "x").unwrap();
-        assert_eq!(seq.name, "t");
-        assert_eq!(seq.steps.len(), 2);
-        assert_eq!(seq.steps[1].delay, Duration::days(2));
-        assert_eq!(seq.span(), Duration::days(2));
-    }
-
-    #[test]
-    fn bad_delay_names_line_and_field() {
-        let src = GOOD.replace("\"2d\"", "\"2 fortnights\"");
-        let e = Sequence::parse("t.toml", &src, "x").unwrap_err();
-        assert_eq!(e.field, "steps[1].delay");
-        assert_eq!(e.line, 17);
-        assert!(e.message.contains("2 fortnights"), "{e}");
-    }
-
-    #[test]
-    fn unknown_key_is_an_error() {
-        let src = GOOD
-            .replace("ai = ", "x")
-            .replace("channel = \"sms\"", "channel = \"sms\"\ndealy = \"1d\"");
-        let e = Sequence::parse("t.toml", &src, "x").unwrap_err();
-        assert_eq!(e.field, "steps[1].dealy");
-        assert!(e.message.contains("unknown field"), "{e}");
-    }
-
-    #[test]
-    fn undefined_variable_fails_at_load() {
-        let src = GOOD.replace(
-            "body = \"Hi {{ first_name }}\"",
-            "body = \"Hi {{ frist_name }}\"",
-        );
-        let e = Sequence::parse("t.toml", &src, "x").unwrap_err();
-        assert!(e.message.contains("frist_name"), "{e}");
-        assert_eq!(e.field, "steps[1].body");
-    }
-
-    #[test]
-    fn sms_needs_daytime_window() {
-        let src = GOOD
-            .replace("\"09:00\"", "\"21:30\"")
-            .replace("\"17:00\"", "\"23:00\"");
-        let e = Sequence::parse("t.toml", &src, "x").unwrap_err();
-        assert_eq!(e.field, "window.end");
-        assert!(e.message.contains("sms"), "{e}");
-    }
-
-    const RULES: &str = r#"
-[rules]
-nudge_after_open = { step = "nudge", after = "1d" }
-clicked = "pull-earlier"
-[rules.hot]
-clicked = 4
-
-[[steps]]
-id = "hello"
-delay = "0m"
-channel = "email"
-subject = "Hi"
-body = "Hello"
-
-[[steps]]
-id = "nudge"
-delay = "0m"
-channel = "email"
-optional = true
-body = "Saw you had a look"
-"#;
-
-    #[test]
-    fn rules_parse_and_validate() {
-        let seq = Sequence::parse("r.toml", RULES, "r").unwrap();
-        assert_eq!(
-            seq.rules.nudge_after_open,
-            Some(NudgeRule {
-                step: 1,
-                after: Duration::days(1)
-            })
-        );
-        assert!(seq.rules.pull_earlier_on_click);
-        assert_eq!(
-            (
-                seq.rules.hot.opened,
-                seq.rules.hot.clicked,
-                seq.rules.hot.replied
-            ),
-            (1, 4, 10)
-        );
-        assert!(seq.steps[1].optional);
-
-        let e = Sequence::parse(
-            "r.toml",
-            &RULES.replace("\"pull-earlier\"", "\"yank\""),
-            "r",
-        )
-        .unwrap_err();
-        assert_eq!(e.field, "rules.clicked");
-        let e =
-            Sequence::parse("r.toml", &RULES.replace("optional = true\n", ""), "r").unwrap_err();
-        assert!(e.message.contains("optional = true"), "{e}");
-        let e = Sequence::parse(
-            "r.toml",
-            &RULES.replace("step = \"nudge\"", "step = \"nope\""),
-            "r",
-        )
-        .unwrap_err();
-        assert!(e.message.contains("nope"), "{e}");
-        let orphan = RULES.replace(
-            "nudge_after_open = { step = \"nudge\", after = \"1d\" }\n",
-            "",
-        );
-        let e = Sequence::parse("r.toml", &orphan, "r").unwrap_err();
-        assert!(e.message.contains("never sent"), "{e}");
-        assert_eq!(e.field, "steps[1].id");
-        let e = Sequence::parse("r.toml", &RULES.replace("clicked = 4", "clickd = 4"), "r")
-            .unwrap_err();
-        assert!(e.message.contains("unknown field"), "{e}");
-    }
-
-    #[test]
-    fn on_cancel_names_an_existing_step_which_may_be_optional() {
-        let src = RULES.replace(
-            "nudge_after_open = { step = \"nudge\", after = \"1d\" }\n",
-            "on_cancel = \"nudge\"\n",
-        );
-        let seq = Sequence::parse("r.toml", &src, "r").unwrap();
-        assert_eq!(seq.rules.on_cancel, Some(1));
-        assert_eq!(seq.rules.nudge_after_open, None);
-        let e = Sequence::parse(
-            "r.toml",
-            &src.replace("on_cancel = \"nudge\"", "on_cancel = \"rebok\""),
-            "r",
-        )
-        .unwrap_err();
-        assert_eq!(
-            (e.file.as_str(), e.line, e.field.as_str()),
-            ("r.toml", 3, "rules.on_cancel")
-        );
-        assert!(e.to_string().starts_with("r.toml:3:"), "{e}");
-        assert!(e.message.contains("`rebok`"), "{e}");
-    }
-
-    #[test]
-    fn duplicate_ids_rejected() {
-        let src = GOOD.replace("id = \"text\"", "id = \"hello\"");
-        let e = Sequence::parse("t.toml", &src, "x").unwrap_err();
-        assert!(e.message.contains("duplicate step id"), "{e}");
-        assert_eq!(e.line, 16);
-    }
-}
+mod tests;

@@ -607,6 +607,8 @@ impl Engine {
                 phone: pick(&edit.phone, &current.phone),
                 company: pick(&edit.company, &current.company),
                 source: current.source.clone(),
+                // The zone's country reads a national phone number.
+                tz: current.tz.map(|tz| tz.name().to_string()),
                 ..LeadInput::default()
             };
             let changed = LeadInput {

@@ -305,7 +305,10 @@ async fn intake(
     let mut input = input_from_fields(&fields, &source);
     input.source = source;
     input.sequence = sequence;
-    let problems = input.problems(state.engine.settings().default_region.as_deref());
+    let region = state.engine.settings().default_region.clone();
+    let problems = input.problems(region.as_deref());
+    // A bad phone next to a good email is kept without the phone: say so.
+    let warnings = input.warnings(region.as_deref());
     if !problems.is_empty() {
         let errors: serde_json::Map<String, serde_json::Value> = problems
             .into_iter()
@@ -326,6 +329,11 @@ async fn intake(
         Err(rejection) => return rejection.into_response(),
     };
     match added {
+        Ok((id, true)) if !warnings.is_empty() => (
+            StatusCode::CREATED,
+            axum::Json(json!({ "id": id, "warnings": warnings })),
+        )
+            .into_response(),
         Ok((id, true)) => (StatusCode::CREATED, axum::Json(json!({ "id": id }))).into_response(),
         Ok((id, false)) | Err(EngineError::Duplicate { existing: id, .. }) => (
             StatusCode::OK,

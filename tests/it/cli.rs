@@ -86,7 +86,7 @@ fn init_force_rewrites_config_but_keeps_edited_sequences() {
     env.ok(&["init"]);
     std::fs::write(env.config_file(), "# mine\n").expect("edit config");
     let seq_path = env.config_dir().join("sequences/default.toml");
-    let edited = BUILTIN_DEFAULT.replace("7 touches over 21 days", "my edited sequence");
+    let edited = BUILTIN_DEFAULT.replace("7 touches over three weeks", "my edited sequence");
     std::fs::write(&seq_path, &edited).expect("edit sequence");
     let out = env.ok(&["init", "--force"]);
     let config = std::fs::read_to_string(env.config_file()).expect("config");

@@ -30,25 +30,33 @@ fn invalid_email_is_refused() {
 }
 
 #[test]
-fn invalid_phone_is_refused() {
+fn invalid_phone_is_refused_unless_an_email_carries_the_lead() {
     let env = Env::new();
     let err = env.fails(&["add", "--name", "Ada", "--phone", "12"]);
     assert!(err.contains("invalid phone `12`"), "{err}");
     assert!(err.contains("no country code"), "{err}");
     let err = env.fails(&["add", "--name", "Ada", "--phone", "+1 555"]);
     assert!(err.contains("invalid phone `+1 555`"), "{err}");
-    // A bad phone is refused even when the email is fine.
-    let err = env.fails(&[
-        "add",
-        "--name",
-        "Ada",
-        "--email",
-        "ada@example.com",
-        "--phone",
-        "call me",
-    ]);
-    assert!(err.contains("invalid phone `call me`"), "{err}");
     env.assert_no_leads();
+    // Next to a good email a bad phone is a warning: the lead is kept
+    // without it, the raw value in field phone_raw.
+    let assert = env
+        .run(&[
+            "add",
+            "--name",
+            "Ada",
+            "--email",
+            "ada@example.com",
+            "--phone",
+            "call me",
+        ])
+        .success();
+    let err = crate::common::stderr(&assert);
+    assert!(err.contains("warning: invalid phone `call me`"), "{err}");
+    let leads = env.leads();
+    assert_eq!(leads.len(), 1);
+    assert!(leads[0].get("phone").is_none(), "{leads:?}");
+    assert_eq!(leads[0]["fields"]["phone_raw"], "call me");
 }
 
 #[test]

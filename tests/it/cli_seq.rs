@@ -87,10 +87,10 @@ fn preview_default_in_berlin_as_json() {
             "2026-12-04T10:00:00+00:00",
             "2026-12-07T08:00:00+00:00",
             "2026-12-09T08:00:00+00:00",
+            "2026-12-11T08:00:00+00:00",
             "2026-12-14T08:00:00+00:00",
-            "2026-12-18T08:00:00+00:00",
-            "2026-12-22T08:00:00+00:00",
-            "2026-12-29T08:00:00+00:00",
+            "2026-12-17T08:00:00+00:00",
+            "2026-12-21T08:00:00+00:00",
         ]
     );
     assert_eq!(touches[0]["local"], "2026-12-04T11:00:00+01:00");
@@ -249,7 +249,7 @@ fn preview_as_text() {
         "    Subject: Alex, the guide you asked about",
         "    | Hi Alex,",
         "  #2 text-hello · sms · Mon 2026-12-07 09:00 Europe/Berlin (2026-12-07 08:00 UTC, in 2d)",
-        "  #7 close · email · Tue 2026-12-29 09:00 Europe/Berlin",
+        "  #7 close · email · Mon 2026-12-21 09:00 Europe/Berlin",
     ] {
         assert!(out.contains(needle), "missing `{needle}` in:\n{out}");
     }
@@ -287,12 +287,12 @@ fn seq_list_shows_every_source() {
     let out = env.ok(&["seq", "list"]);
     assert!(
         out.contains(
-            "default          7 steps over 21 days (email, sms, email, call, email, sms, email)  (built-in)"
+            "default          7 steps over 15 days (email, sms, email, call, email, sms, email)  (built-in)"
         ),
         "{out}"
     );
     assert!(
-        out.contains("7 touches over 21 days: email, SMS"),
+        out.contains("7 touches over three weeks: an instant intro, SMS"),
         "description: {out}"
     );
 
@@ -452,5 +452,137 @@ fn undefined_template_variable_is_caught_at_load() {
         stdout(&assert).contains("undefined template variable `frist_name`"),
         "{}",
         stdout(&assert)
+    );
+}
+
+/// The default sequence as it shipped before the first touch went out at any
+/// hour: every step in the business-hours window, 21 days of delays.
+fn office_hours_default() -> String {
+    let mut out = include_str!("../../sequences/default.toml").replace("window = \"always\"\n", "");
+    for (old, new) in [
+        (
+            "id = \"call\"\ndelay = \"2d\"",
+            "id = \"call\"\ndelay = \"3d\"",
+        ),
+        (
+            "id = \"case-study\"\ndelay = \"3d\"",
+            "id = \"case-study\"\ndelay = \"4d\"",
+        ),
+        (
+            "id = \"objection\"\ndelay = \"3d\"",
+            "id = \"objection\"\ndelay = \"4d\"",
+        ),
+        (
+            "id = \"close\"\ndelay = \"4d\"",
+            "id = \"close\"\ndelay = \"7d\"",
+        ),
+    ] {
+        assert!(out.contains(old), "default.toml still has `{old}`");
+        out = out.replace(old, new);
+    }
+    out.replace("name = \"default\"", "name = \"office\"")
+}
+
+#[test]
+fn seq_lint_names_the_first_touch_wait_and_the_real_calendar_span() {
+    let env = Env::new();
+    env.write_config(SENDER_CONFIG);
+    let office = env.write_file("office.toml", office_hours_default());
+    let assert = env
+        .run(&["seq", "lint", &office.display().to_string()])
+        .code(3);
+    let out = stdout(&assert);
+    assert!(
+        out.contains(
+            "step `intro`: warning: the first touch waits for the window: a lead captured Friday 17:00 hears from you Monday 09:00 (64 hours later)"
+        ),
+        "{out}"
+    );
+    // 21 days of delays, but weekends push the last touch past three weeks.
+    assert!(
+        out.contains("warning: a lead captured Friday")
+            && out.contains("days on the real calendar"),
+        "{out}"
+    );
+    // The shipped default: immediate first touch, inside 14–21 days for
+    // every capture weekday.
+    env.run(&["seq", "lint"])
+        .success()
+        .stdout("(built-in): ok\n");
+}
+
+#[test]
+fn saturday_night_lead_gets_the_intro_at_once_and_the_rest_in_the_window() {
+    let env = Env::new();
+    // Saturday 23:30 in New York (EST).
+    let touches = preview(
+        &env,
+        &[
+            "default",
+            "--start",
+            "2026-12-06T04:30:00Z",
+            "--tz",
+            "America/New_York",
+        ],
+    );
+    assert_eq!(touches[0]["step"], "intro");
+    assert_eq!(touches[0]["local"], "2026-12-05T23:30:00-05:00");
+    for touch in &touches[1..] {
+        assert_consistent(touch);
+    }
+    let sim = env.ok(&[
+        "simulate",
+        "default",
+        "--leads",
+        "1",
+        "--start",
+        "2026-12-06T04:30:00Z",
+        "--json",
+    ]);
+    let sim: Value = serde_json::from_str(&sim).expect("simulate --json");
+    assert_eq!(sim["timeline"][0]["at"], "2026-12-06T04:30:00Z", "{sim}");
+    assert!(
+        sim["timeline"][0]["text"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("intro via email")),
+        "{sim}"
+    );
+}
+
+#[test]
+fn a_click_pulls_the_next_email_to_the_next_window_start_in_simulate() {
+    let env = Env::new();
+    env.write_sequence("office.toml", &office_hours_default());
+    // Sunday 08:48 New York; the click lands Wednesday 08:48, before the
+    // resource email planned for Thursday 09:00.
+    let sim = env.ok(&[
+        "simulate",
+        "office",
+        "--leads",
+        "1",
+        "--start",
+        "2026-11-29T13:48:00Z",
+        "--script",
+        "clicked@3d",
+        "--json",
+    ]);
+    let sim: Value = serde_json::from_str(&sim).expect("simulate --json");
+    let timeline = sim["timeline"].as_array().expect("timeline");
+    let at = |needle: &str| {
+        timeline
+            .iter()
+            .find(|l| l["text"].as_str().is_some_and(|t| t.contains(needle)))
+            .map(|l| l["at"].as_str().unwrap_or_default().to_string())
+    };
+    assert_eq!(
+        at("lead clicked").as_deref(),
+        Some("2026-12-02T13:48:00Z"),
+        "{sim}"
+    );
+    // Wednesday 09:00 EST, not Thursday.
+    assert_eq!(
+        at("resource via email").as_deref(),
+        Some("2026-12-02T14:00:00Z"),
+        "{sim}"
     );
 }

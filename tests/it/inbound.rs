@@ -232,6 +232,37 @@ fn bad_fields_are_each_named_and_nothing_is_stored() {
 }
 
 #[test]
+fn a_bad_phone_next_to_a_good_email_is_a_warning_and_a_country_reads_it() {
+    let s = server();
+    let (status, body) = s.post_json(
+        "/api/leads",
+        serde_json::json!({"name": "Kim Min-jun", "email": "kim@example.kr", "phone": "010-1234-5678"}),
+        None,
+    );
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert!(
+        body["warnings"][0]
+            .as_str()
+            .is_some_and(|w| w.contains("invalid phone `010-1234-5678`")),
+        "{body}"
+    );
+    let id = body["id"].as_str().unwrap().parse().unwrap();
+    let lead = s.engine.store().lead(id).unwrap().unwrap();
+    assert_eq!(lead.phone, None);
+    assert_eq!(lead.fields["phone_raw"], "010-1234-5678");
+    let (status, body) = s.post_json(
+        "/api/leads",
+        serde_json::json!({"name": "Lee", "email": "lee@example.kr", "phone": "010-2345-6789", "country": "South Korea"}),
+        None,
+    );
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert!(body.get("warnings").is_none(), "{body}");
+    let id = body["id"].as_str().unwrap().parse().unwrap();
+    let lead = s.engine.store().lead(id).unwrap().unwrap();
+    assert_eq!(lead.phone.as_deref(), Some("+821023456789"));
+}
+
+#[test]
 fn auth_size_and_type_are_enforced() {
     let s = server();
     let json = br#"{"name":"Ada","email":"ada@example.com"}"#.to_vec();

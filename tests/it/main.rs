@@ -6,12 +6,14 @@ mod cli_edit;
 mod cli_errors;
 mod cli_hostile;
 mod cli_import;
+mod cli_import_exports;
 mod cli_mark;
 mod cli_seq;
 mod common;
 mod doctor;
 #[path = "support/dovecot.rs"]
 mod dovecot;
+mod first_touch;
 mod fuzz;
 mod hooks;
 mod hostile;
@@ -26,3 +28,5 @@ mod tui;
 mod worker;
 mod worker_channels;
 mod worker_health;
+#[path = "support/zones.rs"]
+mod zones;

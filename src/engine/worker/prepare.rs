@@ -10,7 +10,7 @@ use crate::domain::event::{Event, EventKind};
 use crate::domain::lead::{Due, Lead, LeadId};
 use crate::domain::mark::{LeadUpdate, reschedule};
 use crate::domain::schedule::{in_window, next_open};
-use crate::domain::sequence::{Channel, Days, LocalTime, Sequence, Window};
+use crate::domain::sequence::{Channel, Sequence, Window};
 use crate::domain::touch::{self, ClaimRefused, Touch, TouchState};
 use crate::engine::{Change, EngineError};
 
@@ -23,19 +23,15 @@ pub(super) fn address(lead: &Lead, channel: Channel) -> Option<String> {
     }
 }
 
-/// The window a due touch must be inside: the sequence's, or only the
-/// quiet-hours limit when a human asked for "now".
+/// The window a due touch must be inside: its step's (a `window = "always"`
+/// step has none but quiet hours), or only the quiet-hours limit when a
+/// human asked for "now".
 fn effective_window(seq: &Sequence, due: &Due) -> Window {
-    let base = if due.immediate {
-        Window {
-            days: Days::ALL,
-            start: LocalTime::hm(0, 0),
-            end: LocalTime::hm(24, 0),
-        }
+    if due.immediate {
+        Window::ALWAYS.for_channel(due.channel)
     } else {
-        seq.window
-    };
-    base.for_channel(due.channel)
+        seq.step_window(due.step as usize)
+    }
 }
 
 impl Worker {
