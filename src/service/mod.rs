@@ -82,7 +82,6 @@ pub fn unit_text(spec: &UnitSpec) -> Result<String, UnitError> {
 # Written by `nudge init --service`. Edit freely; `nudge init --service --force` rewrites it.
 [Unit]
 Description=nudge: automatic follow-ups for every sales lead (nudge serve)
-Documentation=man:nudge(1)
 After=network-online.target
 Wants=network-online.target
 

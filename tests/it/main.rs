@@ -8,6 +8,7 @@ mod cli_import;
 mod cli_mark;
 mod cli_seq;
 mod common;
+mod deploy;
 #[path = "support/dovecot.rs"]
 mod dovecot;
 mod hooks;
