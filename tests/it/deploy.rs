@@ -168,7 +168,11 @@ fn the_secrets_file_is_private_commented_and_never_overwritten() {
 }
 
 /// Waits (bounded) for a datagram on the fake notify socket.
-fn next_notification(socket: &UnixDatagram, serve: &mut Child, deadline: Instant) -> String {
+pub(crate) fn next_notification(
+    socket: &UnixDatagram,
+    serve: &mut Child,
+    deadline: Instant,
+) -> String {
     let mut buf = [0u8; 4096];
     loop {
         match socket.recv(&mut buf) {

@@ -14,6 +14,7 @@ mod dovecot;
 mod hooks;
 mod imap;
 mod inbound;
+mod proxy;
 mod serve;
 #[path = "support/smtp_sink.rs"]
 mod smtp_sink;
