@@ -1,12 +1,14 @@
 //! The README's Caddy recipe, run for real: Debian's `caddy` with its
 //! internal CA on 127.0.0.1 in front of `nudge serve`. A Twilio-signed STOP
 //! posted through the proxy verifies against `public_url` and opts the lead
-//! out; an unsigned one is refused; other paths get 404.
+//! out; an unsigned one is refused; one-click unsubscribe works through it;
+//! other paths get 404.
 
 use std::os::unix::net::UnixDatagram;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use nudge::domain::links;
 use nudge::inbound::twilio_signature;
 
 use crate::common::{Env, SENDER_CONFIG};
@@ -56,7 +58,7 @@ fn a_signed_stop_through_caddy_verifies_against_public_url() {
     let public = format!("https://localhost:{https}");
     let env = Env::new();
     env.write_config(&format!(
-        "{SENDER_CONFIG}\n[server]\nlisten = \"127.0.0.1:{http}\"\npublic_url = \"{public}\"\n\n[hooks]\ntwilio_auth_token = \"{TWILIO_TOKEN}\"\n"
+        "{SENDER_CONFIG}\n[server]\nlisten = \"127.0.0.1:{http}\"\npublic_url = \"{public}\"\nlink_secret = \"link-secret\"\n\n[hooks]\ntwilio_auth_token = \"{TWILIO_TOKEN}\"\n"
     ));
     env.ok(&[
         "add",
@@ -67,6 +69,14 @@ fn a_signed_stop_through_caddy_verifies_against_public_url() {
         "--sms-consent",
         "form",
     ]);
+    let grace = env.ok(&[
+        "add",
+        "--name",
+        "Grace Hopper",
+        "--email",
+        "grace@example.com",
+    ]);
+    let grace = grace.trim().to_string();
 
     let notify = env.path().join("notify.sock");
     let socket = UnixDatagram::bind(&notify).unwrap();
@@ -176,8 +186,24 @@ fn a_signed_stop_through_caddy_verifies_against_public_url() {
     let (status, body) = post(&signature);
     assert_eq!(status, reqwest::StatusCode::OK, "{body}");
     assert!(body.contains("unsubscribed"), "{body}");
-    let leads = env.ok(&["leads"]);
-    assert!(leads.contains("opted-out"), "{leads}");
+    let leads = env.ok(&["leads", "--status", "opted-out"]);
+    assert!(leads.contains("Ada Lovelace"), "{leads}");
+
+    // One-click unsubscribe (RFC 8058) through the proxy.
+    let token = links::sign(b"link-secret", "unsubscribe", grace.parse().unwrap());
+    let status = rt.block_on(async {
+        client
+            .post(format!("{public}/u/{token}"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("List-Unsubscribe=One-Click")
+            .send()
+            .await
+            .unwrap()
+            .status()
+    });
+    assert_eq!(status, reqwest::StatusCode::OK);
+    let shown = env.ok(&["show", &grace]);
+    assert!(shown.contains("opted-out"), "{shown}");
 
     // Paths outside the recipe: 404.
     for path in ["/", "/admin", "/api/other"] {
