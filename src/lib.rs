@@ -19,6 +19,10 @@
 //! * [`handle`] — the `EngineHandle`: the engine in this process, or the one
 //!   a running `nudge serve` owns, over its Unix socket.
 //! * [`inbound`] — the axum HTTP server: lead intake, unsubscribe, the Twilio SMS webhook.
+//! * [`logging`] — the rotated log file and stderr (colour only on a
+//!   terminal, no timestamps for journald).
+//! * [`service`] — systemd: the unit and secrets files `nudge init --service`
+//!   writes, and `nudge serve`'s readiness notifications.
 //! * [`present`] — what a person sees: relative times, width-aware cells,
 //!   lead text escaped for the terminal; shared by the CLI, TUI and logs.
 //! * [`import`] / [`export`] — CSV in, CSV/JSONL out.
@@ -49,7 +53,9 @@ pub mod export;
 pub mod handle;
 pub mod import;
 pub mod inbound;
+pub mod logging;
 pub mod present;
+pub mod service;
 pub mod simulate;
 pub mod store;
 mod tls;

@@ -7,8 +7,11 @@ mod dev;
 mod doctor;
 mod init;
 mod leads;
+mod logs;
 mod seq;
 mod serve;
+mod service;
+mod shell;
 mod simulate;
 mod status;
 mod transfer;
@@ -37,7 +40,9 @@ pub use init::InitArgs;
 pub use leads::{
     AddArgs, EditArgs, EraseArgs, LeadsArgs, MarkArgs, NoteArgs, ResolveArgs, ShowArgs,
 };
+pub use logs::LogsArgs;
 pub use seq::{PreviewArgs, SeqCommand};
+pub use shell::CompletionsArgs;
 pub use simulate::SimulateArgs;
 pub use transfer::{ExportArgs, ImportArgs};
 pub use tui::DemoArgs;
@@ -46,9 +51,17 @@ pub use tui::DemoArgs;
 /// rejected rows, a lint that raised warnings, a doctor that found a problem.
 const EXIT_PROBLEMS: u8 = 3;
 
+/// `nudge --version`: the crate version and the git commit it was built from.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("NUDGE_GIT_COMMIT"),
+    ")"
+);
+
 /// nudge follows up with every sales lead automatically.
 #[derive(Debug, Parser)]
-#[command(name = "nudge", version, about, long_about = None)]
+#[command(name = "nudge", version = VERSION, about, long_about = None)]
 pub struct Cli {
     /// Config file (default: the platform config dir's nudge/config.toml).
     #[arg(long, global = true, env = "NUDGE_CONFIG", value_name = "FILE")]
@@ -106,6 +119,12 @@ pub enum Command {
     Dev(DevCommand),
     /// Open the TUI on a throwaway database with sample leads and a fast clock.
     Demo(DemoArgs),
+    /// Print the end of the log `nudge serve` writes; -f follows it.
+    Logs(LogsArgs),
+    /// Print shell completions: bash, zsh, fish (see the README to install them).
+    Completions(CompletionsArgs),
+    /// Print the man page (roff), e.g. `nudge man > nudge.1`.
+    Man,
 }
 
 /// Runs the CLI and turns errors into a message and an exit code.
@@ -199,8 +218,11 @@ impl Context_ {
 pub fn run(cli: Cli) -> Result<ExitCode> {
     let paths = Paths::resolve(cli.config, cli.data_dir)?;
     let config = match &cli.command {
-        // `init` creates the config, so it must not require one.
-        Some(Command::Init(_)) => Config::default(),
+        // `init` creates the config, so it must not require one; the shell
+        // helpers and `logs` read none.
+        Some(Command::Init(_) | Command::Completions(_) | Command::Man | Command::Logs(_)) => {
+            Config::default()
+        }
         _ => Config::load(&paths, std::env::vars())?,
     };
     let ctx = Context_ { paths, config };
@@ -235,6 +257,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Serve) => serve::serve(&ctx)?,
         Some(Command::Resolve(args)) => leads::resolve(&ctx, &args, &mut out)?,
         Some(Command::Simulate(args)) => simulate::simulate(&ctx, &args, &mut out)?,
+        Some(Command::Logs(args)) => logs::logs(&ctx, &args, &mut out)?,
+        Some(Command::Completions(args)) => shell::completions(&args, &mut out)?,
+        Some(Command::Man) => shell::man(&mut out)?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,7 +1,6 @@
 //! `nudge serve`, and the services starter it shares with the in-process TUI:
 //! the worker, the EngineHandle socket, inbound HTTP, alerts and the IMAP watch.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
@@ -20,9 +19,13 @@ pub(super) fn serve(ctx: &Context_) -> Result<()> {
         services,
         _log,
     } = Running::start(ctx, Owner::Serve)?;
+    // The socket, the worker and the HTTP server are up: `systemctl start`
+    // (Type=notify) returns now.
+    crate::service::notify_ready();
     runtime.block_on(async {
         tokio::spawn(async move {
             wait_for_stop_signal().await;
+            crate::service::notify_stopping();
             tracing::info!("stopping: finishing in-flight sends");
             let _ = stop.send(true);
         });
@@ -31,34 +34,6 @@ pub(super) fn serve(ctx: &Context_) -> Result<()> {
     engine.store().flush()?;
     tracing::info!("stopped cleanly");
     Ok(())
-}
-
-/// Logs to `nudge.log` in the data dir and, unless a TUI owns the screen, to
-/// stderr; `NUDGE_LOG` sets the filter (default `info`). Returns the guard
-/// that flushes the file on drop.
-fn init_logging(
-    data_dir: &Path,
-    to_stderr: bool,
-) -> Result<tracing_appender::non_blocking::WorkerGuard> {
-    use tracing_subscriber::layer::SubscriberExt;
-    use tracing_subscriber::util::SubscriberInitExt;
-    std::fs::create_dir_all(data_dir)
-        .with_context(|| format!("creating {}", data_dir.display()))?;
-    let file = tracing_appender::rolling::never(data_dir, "nudge.log");
-    let (file, guard) = tracing_appender::non_blocking(file);
-    let filter = tracing_subscriber::EnvFilter::try_from_env("NUDGE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::registry()
-        .with(filter)
-        .with(to_stderr.then(|| tracing_subscriber::fmt::layer().with_writer(std::io::stderr)))
-        .with(
-            tracing_subscriber::fmt::layer()
-                .with_ansi(false)
-                .with_writer(file),
-        )
-        .try_init()
-        .map_err(|e| anyhow::anyhow!("cannot start logging: {e}"))?;
-    Ok(guard)
 }
 
 /// An async runtime with `workers` threads (2 cores is the target machine);
@@ -111,7 +86,11 @@ impl Running {
             checkup.write(ctx, &mut std::io::stderr().lock())?;
         }
         checkup.refuse_live_gaps(ctx)?;
-        let log = init_logging(data_dir, owner == Owner::Serve)?;
+        let stderr = match owner {
+            Owner::Serve => crate::logging::Stderr::detect(),
+            Owner::Tui => crate::logging::Stderr::Off,
+        };
+        let log = crate::logging::init(data_dir, stderr)?;
         match owner {
             Owner::Serve => {
                 tracing::info!(data_dir = %data_dir.display(), "nudge serve starting")

@@ -10,6 +10,7 @@ mod cli_import_exports;
 mod cli_mark;
 mod cli_seq;
 mod common;
+mod deploy;
 mod doctor;
 #[path = "support/dovecot.rs"]
 mod dovecot;
@@ -19,6 +20,7 @@ mod hooks;
 mod hostile;
 mod imap;
 mod inbound;
+mod proxy;
 mod serve;
 mod serve_outage;
 #[path = "support/smtp_sink.rs"]
