@@ -61,7 +61,7 @@ pub struct Config {
     pub tui: TuiSettings,
     /// Key remaps for the TUI, e.g. `r = "replied"`; partial overrides of the defaults.
     #[serde(default)]
-    pub keys: std::collections::BTreeMap<String, crate::tui::Action>,
+    pub keys: std::collections::BTreeMap<String, String>,
 }
 
 /// `[tui]`.

@@ -36,8 +36,8 @@
 //!
 //! Arrows point down only: `domain` knows nothing above it; `config`, `store`
 //! and `channels` know the domain; the engine composes them; `cli`, `tui`
-//! and `inbound` call the engine (one arrow still points up: `config` names
-//! `tui::Action` for its `[keys]` overrides). How to build, test, profile and where a
+//! and `inbound` call the engine (`config` keeps `[keys]` as text; the TUI
+//! turns the names into actions). How to build, test, profile and where a
 //! change goes: `CONTRIBUTING.md`.
 
 pub mod alerts;

@@ -115,12 +115,25 @@ pub struct Key {
     ctrl: bool,
 }
 
-/// Why a key in `[keys]` could not be understood.
+/// Why an entry in `[keys]` could not be understood.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "[keys] `{0}` is not a key (use a character, enter, esc, tab, backtab, up, down, left, right, home, end, pageup, pagedown, space or ctrl-<char>)"
-)]
-pub struct KeyError(pub String);
+pub enum KeyError {
+    /// The left side is not a key.
+    #[error(
+        "[keys] `{0}` is not a key (use a character, enter, esc, tab, backtab, up, down, left, right, home, end, pageup, pagedown, space or ctrl-<char>)"
+    )]
+    NotAKey(String),
+    /// The right side is not an action.
+    #[error(
+        "[keys] {key} = \"{action}\": `{action}` is not an action (see the comment above [keys] in the config for the list)"
+    )]
+    NotAnAction {
+        /// The key as written.
+        key: String,
+        /// The action as written.
+        action: String,
+    },
+}
 
 impl Key {
     /// A plain character key.
@@ -137,7 +150,7 @@ impl Key {
 
     /// Parses the config notation.
     pub fn parse(text: &str) -> Result<Key, KeyError> {
-        let err = || KeyError(text.to_string());
+        let err = || KeyError::NotAKey(text.to_string());
         if let Some(rest) = text.strip_prefix("ctrl-") {
             let mut chars = rest.chars();
             return match (chars.next(), chars.next()) {
@@ -270,13 +283,22 @@ impl Default for KeyMap {
 
 impl KeyMap {
     /// The defaults with `overrides` (config key text → action) applied.
-    pub fn with_overrides(overrides: &BTreeMap<String, Action>) -> Result<KeyMap, KeyError> {
+    /// `[keys]` stays text in the config (the config sits below the TUI);
+    /// the names become actions here.
+    pub fn with_overrides(overrides: &BTreeMap<String, String>) -> Result<KeyMap, KeyError> {
         let mut map = KeyMap::default();
-        for (text, action) in overrides {
+        for (text, name) in overrides {
             let key = Key::parse(text)?;
+            let action = Action::deserialize(serde::de::value::StrDeserializer::<
+                serde::de::value::Error,
+            >::new(name))
+            .map_err(|_| KeyError::NotAnAction {
+                key: text.clone(),
+                action: name.clone(),
+            })?;
             match map.bindings.iter_mut().find(|(k, _)| *k == key) {
-                Some(binding) => binding.1 = *action,
-                None => map.bindings.push((key, *action)),
+                Some(binding) => binding.1 = action,
+                None => map.bindings.push((key, action)),
             }
         }
         Ok(map)
@@ -337,15 +359,16 @@ mod tests {
 
     #[test]
     fn overrides_come_from_toml() {
-        let table: BTreeMap<String, Action> =
+        let table: BTreeMap<String, String> =
             toml::from_str("x = \"replied\"\nr = \"booked\"\nctrl-x = \"quit\"").unwrap();
         let map = KeyMap::with_overrides(&table).unwrap();
         assert_eq!(map.action(&press('x')), Some(Action::Replied));
         assert_eq!(map.action(&press('r')), Some(Action::Booked));
         assert_eq!(map.key_for(Action::Replied), Some(Key::char('x')));
-        let bad: Result<BTreeMap<String, Action>, _> = toml::from_str("x = \"dance\"");
-        assert!(bad.unwrap_err().to_string().contains("dance"));
-        let unknown = BTreeMap::from([("shift-f13".to_string(), Action::Quit)]);
+        let bad = BTreeMap::from([("x".to_string(), "dance".to_string())]);
+        let err = KeyMap::with_overrides(&bad).unwrap_err().to_string();
+        assert!(err.contains("`dance` is not an action"), "{err}");
+        let unknown = BTreeMap::from([("shift-f13".to_string(), "quit".to_string())]);
         assert!(
             KeyMap::with_overrides(&unknown)
                 .unwrap_err()
