@@ -33,8 +33,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use lettre::Address;
-use lettre::message::header::{ContentType, HeaderName, HeaderValue};
-use lettre::message::{Mailbox, Message, MultiPart};
+use lettre::message::header::{HeaderName, HeaderValue};
+use lettre::message::{Mailbox, Message, MultiPart, SinglePart};
 use lettre::transport::smtp::Error as SmtpError;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::TlsParameters;
@@ -388,9 +388,9 @@ impl EmailTransport {
                 touch.body.clone(),
                 html.clone(),
             )),
-            None => builder
-                .header(ContentType::TEXT_PLAIN)
-                .body(touch.body.clone()),
+            // `singlepart` (like `multipart`) adds `MIME-Version: 1.0`,
+            // which RFC 2045 §4 requires next to any Content-Type.
+            None => builder.singlepart(SinglePart::plain(touch.body.clone())),
         };
         built.map_err(|e| SendError::Permanent {
             reason: format!("cannot build the email: {e}"),

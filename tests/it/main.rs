@@ -16,6 +16,7 @@ mod hooks;
 mod hostile;
 mod imap;
 mod inbound;
+mod mail_format;
 mod serve;
 mod serve_outage;
 #[path = "support/smtp_sink.rs"]
