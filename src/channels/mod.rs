@@ -23,6 +23,7 @@ pub mod email;
 pub mod llm;
 pub mod sms;
 mod smtp_pool;
+pub mod spam_check;
 mod twilio;
 
 #[cfg(test)]

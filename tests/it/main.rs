@@ -21,6 +21,7 @@ mod serve;
 mod serve_outage;
 #[path = "support/smtp_sink.rs"]
 mod smtp_sink;
+mod spam_score;
 mod tracking;
 mod tui;
 mod worker;
