@@ -302,6 +302,12 @@ impl EmailTransport {
         self
     }
 
+    /// The message for `touch` exactly as [`Transport::send`] would write
+    /// it after `DATA`, without sending it (for `nudge seq lint --spam`).
+    pub fn render(&self, touch: &Outgoing) -> Result<Vec<u8>, SendError> {
+        Ok(self.build_message(touch)?.formatted())
+    }
+
     /// The exact message for `touch`. A recipient lettre cannot parse is
     /// permanent: retrying will not make the address valid.
     fn build_message(&self, touch: &Outgoing) -> Result<Message, SendError> {

@@ -77,3 +77,34 @@ fn as_sent(dump: &[u8]) -> Vec<u8> {
     );
     lines.collect::<String>().into_bytes()
 }
+
+const SPAMMY: &str = r#"
+name = "spammy"
+[[steps]]
+id = "blast"
+delay = "0m"
+channel = "email"
+subject = "FREE MONEY!!! ACT NOW $$$ GUARANTEED"
+body = """
+DEAR FRIEND!!! CLICK HERE to claim your FREE prize of $1,000,000 USD!!!
+100% GUARANTEED, NO RISK. You have been selected as a WINNER. Act now!!!
+"""
+"#;
+
+#[test]
+fn seq_lint_spam_scores_each_email_and_names_the_rules() {
+    let env = crate::common::Env::new();
+    let spammy = env.write_sequence("spammy.toml", SPAMMY);
+    let assert = env
+        .run(&["seq", "lint", "--spam", spammy.to_str().unwrap()])
+        .code(3);
+    let out = crate::common::stdout(&assert);
+    assert!(out.contains("warning: too spammy: FREE MONEY"), "{out}");
+    assert!(out.contains("DEAR_FRIEND"), "the rules that fired: {out}");
+
+    let default = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sequences/default.toml");
+    let out = env.ok(&["seq", "lint", "--spam", default.to_str().unwrap()]);
+    let scored: Vec<&str> = out.lines().filter(|l| l.contains(": spam: ")).collect();
+    assert_eq!(scored.len(), 4, "one line per email step: {out}");
+    assert!(scored.iter().all(|l| l.contains(" ok: ")), "{out}");
+}
