@@ -33,8 +33,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use lettre::Address;
-use lettre::message::header::{HeaderName, HeaderValue};
-use lettre::message::{Mailbox, Message, MultiPart, SinglePart};
+use lettre::message::dkim::DkimConfig;
+use lettre::message::header::{self, ContentType, HeaderName, HeaderValue};
+use lettre::message::{Mailbox, Message, MultiPart};
 use lettre::transport::smtp::Error as SmtpError;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::TlsParameters;
@@ -200,6 +201,8 @@ pub struct EmailTransport {
     send_timeout: Duration,
     /// Source of the `Date:` header; the crate reads time only through a clock.
     clock: Arc<dyn Clock>,
+    /// Signs every message when `[email]` configures DKIM.
+    dkim: Option<Arc<DkimConfig>>,
 }
 
 impl std::fmt::Debug for EmailTransport {
@@ -287,6 +290,7 @@ impl EmailTransport {
             password,
             send_timeout: DEFAULT_SEND_TIMEOUT,
             clock: Arc::new(SystemClock),
+            dkim: super::dkim::from_settings(settings)?.map(Arc::new),
         })
     }
 
@@ -389,18 +393,25 @@ impl EmailTransport {
                 ));
             }
         }
-        let built = match &touch.html {
+        let mut built = match &touch.html {
             Some(html) => builder.multipart(MultiPart::alternative_plain_html(
                 touch.body.clone(),
                 html.clone(),
             )),
-            // `singlepart` (like `multipart`) adds `MIME-Version: 1.0`,
-            // which RFC 2045 §4 requires next to any Content-Type.
-            None => builder.singlepart(SinglePart::plain(touch.body.clone())),
-        };
-        built.map_err(|e| SendError::Permanent {
+            // RFC 2045 §4 wants `MIME-Version` next to any Content-Type;
+            // lettre adds it for `multipart` but not for a plain `body`.
+            None => builder
+                .header(header::MIME_VERSION_1_0)
+                .header(ContentType::TEXT_PLAIN)
+                .body(touch.body.clone()),
+        }
+        .map_err(|e| SendError::Permanent {
             reason: format!("cannot build the email: {e}"),
-        })
+        })?;
+        if let Some(dkim) = &self.dkim {
+            built.sign(dkim);
+        }
+        Ok(built)
     }
 }
 

@@ -18,6 +18,7 @@ use crate::domain::lead::LeadId;
 use crate::domain::sequence::Channel;
 
 pub mod call;
+mod dkim;
 pub mod dry_run;
 pub mod email;
 pub mod llm;

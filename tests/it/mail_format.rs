@@ -20,7 +20,7 @@ use crate::worker::engine_on_manual_clock;
 
 /// Plain text with a subject, an HTML alternative replying in the thread,
 /// and a plain follow-up: each carries the footer and unsubscribe headers.
-const SHAPES: &str = r#"
+pub const SHAPES: &str = r#"
 name = "test"
 email_footer = "{{ sender_name }}, {{ sender_company }}\nNot the right time? Reply \"stop\"."
 [window]
@@ -57,6 +57,17 @@ pub struct Delivered {
 /// through the worker and the real SMTP client into smtp-sink, moving the
 /// manual clock to each next touch, and returns what the sink received.
 pub fn deliver_sequence(sequence: &str, lead: LeadInput, expected: usize) -> Delivered {
+    deliver_sequence_with(sequence, lead, expected, EmailSettings::default())
+}
+
+/// [`deliver_sequence`] with more `[email]` settings (`smtp_url` and `from`
+/// are the sink's and Sam's).
+pub fn deliver_sequence_with(
+    sequence: &str,
+    lead: LeadInput,
+    expected: usize,
+    extra: EmailSettings,
+) -> Delivered {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -67,7 +78,7 @@ pub fn deliver_sequence(sequence: &str, lead: LeadInput, expected: usize) -> Del
     let email = EmailTransport::new(&EmailSettings {
         smtp_url: Secret::from(sink.url().as_str()),
         from: "Sam Founder <sam@example.com>".into(),
-        ..EmailSettings::default()
+        ..extra
     })
     .unwrap()
     .with_clock(clock.clone());
@@ -197,24 +208,26 @@ pub fn strict_problems(python: &Path, path: &Path) -> Vec<String> {
         .collect()
 }
 
+/// A lead whose values need encoding everywhere: non-ASCII name and
+/// company, markup, and a field long enough to need line wrapping.
+pub fn shapes_lead() -> LeadInput {
+    let mut fields = std::collections::BTreeMap::new();
+    fields.insert("long".to_string(), "word ".repeat(300));
+    LeadInput {
+        name: "Zoë Ünal-O'Brien".into(),
+        email: Some("zoe@example.org".into()),
+        company: Some("Müller & Söhne <GmbH>".into()),
+        fields,
+        source: "test".into(),
+        sequence: Some("test".into()),
+        ..LeadInput::default()
+    }
+}
+
 #[test]
 fn every_message_shape_is_well_formed_under_strict_parsing() {
     let python = python_with(&["email.policy"]);
-    let mut fields = std::collections::BTreeMap::new();
-    fields.insert("long".to_string(), "word ".repeat(300));
-    let delivered = deliver_sequence(
-        SHAPES,
-        LeadInput {
-            name: "Zoë Ünal-O'Brien".into(),
-            email: Some("zoe@example.org".into()),
-            company: Some("Müller & Söhne <GmbH>".into()),
-            fields,
-            source: "test".into(),
-            sequence: Some("test".into()),
-            ..LeadInput::default()
-        },
-        3,
-    );
+    let delivered = deliver_sequence(SHAPES, shapes_lead(), 3);
     let mail = &delivered.messages;
     // The shapes are what this test claims to cover.
     assert!(

@@ -9,6 +9,7 @@ mod cli_import;
 mod cli_mark;
 mod cli_seq;
 mod common;
+mod dkim;
 #[path = "support/dovecot.rs"]
 mod dovecot;
 mod fuzz;
