@@ -119,6 +119,13 @@ impl Catalog {
         })
     }
 
+    /// A catalog of just `seq`, for rendering a file outside the search path.
+    pub fn single(seq: Sequence, origin: Origin) -> Catalog {
+        let mut catalog = Catalog::default();
+        catalog.sequences.insert(seq.name.clone(), (seq, origin));
+        catalog
+    }
+
     /// A sequence by name.
     pub fn get(&self, name: &str) -> Result<&Sequence, CatalogError> {
         if let Some(why) = &self.broken {

@@ -154,6 +154,15 @@ pub struct EmailSettings {
     /// Allow unencrypted SMTP to a host other than localhost.
     #[serde(default, deserialize_with = "bool_or_string")]
     pub allow_plain: bool,
+    /// DKIM `d=`: the domain that signs (usually the From domain).
+    #[serde(default)]
+    pub dkim_domain: Option<String>,
+    /// DKIM `s=`: the selector the public key is published under.
+    #[serde(default)]
+    pub dkim_selector: Option<String>,
+    /// The DKIM private key: RSA (PKCS#1 PEM) or Ed25519 (PKCS#8 PEM).
+    #[serde(default)]
+    pub dkim_private_key_file: Option<String>,
 }
 
 /// `[sms]`.

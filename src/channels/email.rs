@@ -33,7 +33,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use lettre::Address;
-use lettre::message::header::{ContentType, HeaderName, HeaderValue};
+use lettre::message::dkim::DkimConfig;
+use lettre::message::header::{self, ContentType, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, Message, MultiPart};
 use lettre::transport::smtp::Error as SmtpError;
 use lettre::transport::smtp::authentication::Credentials;
@@ -200,6 +201,8 @@ pub struct EmailTransport {
     send_timeout: Duration,
     /// Source of the `Date:` header; the crate reads time only through a clock.
     clock: Arc<dyn Clock>,
+    /// Signs every message when `[email]` configures DKIM.
+    dkim: Option<Arc<DkimConfig>>,
 }
 
 impl std::fmt::Debug for EmailTransport {
@@ -287,6 +290,7 @@ impl EmailTransport {
             password,
             send_timeout: DEFAULT_SEND_TIMEOUT,
             clock: Arc::new(SystemClock),
+            dkim: super::dkim::from_settings(settings)?.map(Arc::new),
         })
     }
 
@@ -300,6 +304,12 @@ impl EmailTransport {
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
+    }
+
+    /// The message for `touch` exactly as [`Transport::send`] would write
+    /// it after `DATA`, without sending it (for `nudge seq lint --spam`).
+    pub fn render(&self, touch: &Outgoing) -> Result<Vec<u8>, SendError> {
+        Ok(self.build_message(touch)?.formatted())
     }
 
     /// The exact message for `touch`. A recipient lettre cannot parse is
@@ -383,18 +393,25 @@ impl EmailTransport {
                 ));
             }
         }
-        let built = match &touch.html {
+        let mut built = match &touch.html {
             Some(html) => builder.multipart(MultiPart::alternative_plain_html(
                 touch.body.clone(),
                 html.clone(),
             )),
+            // RFC 2045 §4 wants `MIME-Version` next to any Content-Type;
+            // lettre adds it for `multipart` but not for a plain `body`.
             None => builder
+                .header(header::MIME_VERSION_1_0)
                 .header(ContentType::TEXT_PLAIN)
                 .body(touch.body.clone()),
-        };
-        built.map_err(|e| SendError::Permanent {
+        }
+        .map_err(|e| SendError::Permanent {
             reason: format!("cannot build the email: {e}"),
-        })
+        })?;
+        if let Some(dkim) = &self.dkim {
+            built.sign(dkim);
+        }
+        Ok(built)
     }
 }
 

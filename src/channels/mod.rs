@@ -18,11 +18,13 @@ use crate::domain::lead::LeadId;
 use crate::domain::sequence::Channel;
 
 pub mod call;
+mod dkim;
 pub mod dry_run;
 pub mod email;
 pub mod llm;
 pub mod sms;
 mod smtp_pool;
+pub mod spam_check;
 mod twilio;
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ mod serve;
 mod service;
 mod shell;
 mod simulate;
+mod spam;
 mod status;
 mod transfer;
 mod tui;
@@ -249,7 +250,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Export(args)) => transfer::export(&ctx, &args, &mut out)?,
         Some(Command::Erase(args)) => leads::erase(&ctx, &args, &mut out)?,
         Some(Command::Seq(SeqCommand::List)) => seq::list(&ctx, &mut out)?,
-        Some(Command::Seq(SeqCommand::Lint { files })) => return seq::lint(&ctx, &files, &mut out),
+        Some(Command::Seq(SeqCommand::Lint { files, spam })) => {
+            return seq::lint(&ctx, &files, spam, &mut out);
+        }
         Some(Command::Seq(SeqCommand::Preview(args))) => seq::preview(&ctx, &args, &mut out)?,
         Some(Command::Dev(DevCommand::Seed { leads, due })) => {
             dev::seed(&ctx, leads, due, &mut out)?

@@ -29,6 +29,9 @@ pub enum SeqCommand {
     Lint {
         /// Files to check.
         files: Vec<PathBuf>,
+        /// Also score every email with SpamAssassin (must be installed).
+        #[arg(long)]
+        spam: bool,
     },
     /// Show the exact calendar and text of every touch.
     Preview(PreviewArgs),
@@ -73,7 +76,12 @@ pub(super) fn list(ctx: &Context_, out: &mut impl Write) -> Result<()> {
     Ok(())
 }
 
-pub(super) fn lint(ctx: &Context_, files: &[PathBuf], out: &mut impl Write) -> Result<ExitCode> {
+pub(super) fn lint(
+    ctx: &Context_,
+    files: &[PathBuf],
+    spam: bool,
+    out: &mut impl Write,
+) -> Result<ExitCode> {
     let sequences = if files.is_empty() {
         ctx.catalog()?
             .iter()
@@ -112,6 +120,9 @@ pub(super) fn lint(ctx: &Context_, files: &[PathBuf], out: &mut impl Write) -> R
             writeln!(out, "{origin}:{at} warning: {}", w.message)?;
         }
         warnings += found.len();
+    }
+    if spam {
+        warnings += super::spam::lint_spam(ctx, &sequences, out)?;
     }
     Ok(problems_exit(warnings))
 }

@@ -11,6 +11,7 @@ mod cli_mark;
 mod cli_seq;
 mod common;
 mod deploy;
+mod dkim;
 mod doctor;
 #[path = "support/dovecot.rs"]
 mod dovecot;
@@ -20,11 +21,13 @@ mod hooks;
 mod hostile;
 mod imap;
 mod inbound;
+mod mail_format;
 mod proxy;
 mod serve;
 mod serve_outage;
 #[path = "support/smtp_sink.rs"]
 mod smtp_sink;
+mod spam_score;
 mod tracking;
 mod tui;
 mod worker;

@@ -17,6 +17,7 @@ fn settings(smtp_url: &str) -> EmailSettings {
         postal_address: "Acme Inc, 1 Main St, Springfield".into(),
         daily_cap: 0,
         allow_plain: false,
+        ..EmailSettings::default()
     }
 }
 
