@@ -101,6 +101,9 @@ impl Running {
         let data_dir = &ctx.paths.data_dir;
         let engine = Arc::new(ctx.engine()?);
         let log = init_logging(data_dir, owner == Owner::Serve)?;
+        engine
+            .store()
+            .check_after_crash(crate::store::STARTUP_CHECK_BUDGET);
         match owner {
             Owner::Serve => {
                 tracing::info!(data_dir = %data_dir.display(), "nudge serve starting")
