@@ -211,6 +211,8 @@ fn wait_for_socket(env: &Env) {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+    // One round trip through the socket: serve is fully started.
+    env.ok(&["status"]);
 }
 
 #[test]
@@ -241,4 +243,29 @@ fn adding_is_refused_below_the_free_space_floor() {
     ));
     let err = env.fails(&["add", "--name", "Ada", "--email", "ada@example.com"]);
     assert!(err.contains("below the floor of 1000000000 MiB"), "{err}");
+}
+
+#[test]
+fn serve_checks_the_indexes_after_an_unclean_stop_only() {
+    let (env, _) = populated();
+    env.write_config(&format!("{SENDER_CONFIG}\n[server]\nlisten = \"\"\n"));
+    let log = || std::fs::read_to_string(env.path().join("serve.stderr")).unwrap_or_default();
+    let serve = Serve::start(&env);
+    wait_for_socket(&env);
+    serve.stop();
+    assert!(!log().contains("not closed cleanly"), "{}", log());
+    let serve = Serve::start(&env);
+    wait_for_socket(&env);
+    serve.kill9();
+    // The killed serve left its socket behind; wait for the new one.
+    std::fs::remove_file(env.data_dir().join("nudge.sock")).unwrap();
+    let serve = Serve::start(&env);
+    wait_for_socket(&env);
+    serve.stop();
+    let text = log();
+    assert!(text.contains("not closed cleanly"), "{text}");
+    assert!(
+        text.contains("start-up check: every index matches the records"),
+        "{text}"
+    );
 }
