@@ -269,3 +269,70 @@ fn serve_checks_the_indexes_after_an_unclean_stop_only() {
         "{text}"
     );
 }
+
+/// Unmounts the tmpfs when the test ends, however it ends.
+struct Mounted(std::path::PathBuf);
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_nearly_full_small_filesystem_refuses_new_leads_and_recovers_when_freed() {
+    let env = Env::new();
+    env.write_config(&format!("{SENDER_CONFIG}\n[store]\nmin_free_mb = 8\n"));
+    let data = env.data_dir();
+    std::fs::create_dir_all(&data).unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=32m", "tmpfs"])
+        .arg(&data)
+        .output();
+    match mounted {
+        Ok(out) if out.status.success() => {}
+        Ok(out) => {
+            eprintln!(
+                "skipped: cannot mount a tmpfs here ({})",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+            return;
+        }
+        Err(e) => {
+            eprintln!("skipped: no mount command ({e})");
+            return;
+        }
+    }
+    let _unmount = Mounted(data.clone());
+    let first = env.add(&["--name", "Ada", "--email", "ada@example.com"]);
+    // Another program fills the disk to 1 MiB under the floor.
+    let free = fs2::available_space(&data).unwrap();
+    let filler = data.join("filler.bin");
+    let size = free - 7 * 1024 * 1024;
+    {
+        let mut f = std::fs::File::create(&filler).unwrap();
+        let chunk = vec![0u8; 1 << 20];
+        let mut written = 0;
+        while written < size {
+            let n = chunk.len().min(usize::try_from(size - written).unwrap());
+            f.write_all(&chunk[..n]).unwrap();
+            written += n as u64;
+        }
+        f.sync_all().unwrap();
+    }
+    let err = env.fails(&["add", "--name", "Bob", "--email", "bob@example.com"]);
+    assert!(err.contains("below the floor of 8 MiB"), "{err}");
+    // Everything acknowledged is readable, and the store is consistent.
+    assert_eq!(env.leads().len(), 1);
+    env.ok(&["check"]);
+    // Space freed: writes go through again.
+    std::fs::remove_file(&filler).unwrap();
+    let second = env.add(&["--name", "Bob", "--email", "bob@example.com"]);
+    let ids: Vec<String> = env
+        .leads()
+        .iter()
+        .map(|l| l["id"].as_str().unwrap().to_string())
+        .collect();
+    assert!(ids.contains(&first) && ids.contains(&second), "{ids:?}");
+    env.ok(&["check"]);
+}
