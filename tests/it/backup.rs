@@ -336,3 +336,48 @@ fn a_nearly_full_small_filesystem_refuses_new_leads_and_recovers_when_freed() {
     assert!(ids.contains(&first) && ids.contains(&second), "{ids:?}");
     env.ok(&["check"]);
 }
+
+#[test]
+fn intake_answers_503_with_retry_after_below_the_floor() {
+    use std::io::Read;
+    let env = Env::new();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    env.write_config(&format!(
+        "{SENDER_CONFIG}\n[store]\nmin_free_mb = 1000000000\n\n[server]\nlisten = \"127.0.0.1:{port}\"\nintake_token = \"tok\"\npublic_url = \"https://nudge.example.com\"\nlink_secret = \"s\"\n"
+    ));
+    let serve = Serve::start(&env);
+    wait_for_socket(&env);
+    let body = r#"{"name":"Ada","email":"ada@example.com"}"#;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut stream = loop {
+        match std::net::TcpStream::connect(("127.0.0.1", port)) {
+            Ok(s) => break s,
+            Err(e) => {
+                assert!(Instant::now() < deadline, "intake did not listen: {e}");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    };
+    write!(
+        stream,
+        "POST /api/leads HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer tok\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).unwrap();
+    serve.stop();
+    assert!(reply.starts_with("HTTP/1.1 503"), "{reply}");
+    assert!(
+        reply.to_ascii_lowercase().contains("retry-after: 300"),
+        "{reply}"
+    );
+    env.assert_no_leads();
+}
