@@ -313,6 +313,8 @@ fn load_entries(
                 .and_then(|t| t.apply_batch(batch))
                 .map_err(StoreError::from)?;
         }
+        // Flushing each batch keeps sled's dirty pages, and so memory, bounded.
+        store.flush()?;
         Ok(())
     };
     loop {
