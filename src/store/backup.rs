@@ -29,8 +29,9 @@ use super::{SCHEMA_VERSION, Store, StoreError, migrate};
 pub const BACKUP_FORMAT_VERSION: u32 = 1;
 /// The `format` field of the header line.
 const FORMAT_NAME: &str = "nudge-backup";
-/// Entries written per sled batch on restore.
-const BATCH: usize = 10_000;
+/// Entries written per sled batch on restore: 10,000 peaked at 1.7 GB RSS
+/// restoring 100k leads, 1,000 at 119 MB, at about the same speed.
+const BATCH: usize = 1_000;
 
 /// Why a backup or restore failed, naming the file.
 #[derive(Debug, thiserror::Error)]
