@@ -585,6 +585,10 @@ pub struct StoreSettings {
     /// sled page cache in MiB; sled's default (1 GiB) is far too much for a small server.
     #[serde(default = "default_cache_mb", deserialize_with = "number_or_string")]
     pub cache_mb: u64,
+    /// Free space (MiB) the data dir's filesystem must keep; new leads are
+    /// refused below it. Default: 64 MiB or 5% of the filesystem, whichever is larger.
+    #[serde(default)]
+    pub min_free_mb: Option<u64>,
 }
 
 fn default_cache_mb() -> u64 {
@@ -595,6 +599,7 @@ impl Default for StoreSettings {
     fn default() -> Self {
         StoreSettings {
             cache_mb: default_cache_mb(),
+            min_free_mb: None,
         }
     }
 }
@@ -823,6 +828,9 @@ booking_url = ""
 [store]
 # sled page cache in MiB.
 cache_mb = 32
+# New leads are refused when the data dir's filesystem has less free space
+# than this (MiB); default: 64 MiB or 5% of the filesystem, whichever is larger.
+# min_free_mb = 64
 
 # Channels without complete settings run dry: messages are rendered and
 # recorded in the outbox, marked dry-run, and never sent.

@@ -25,7 +25,7 @@ use crate::domain::touch::Resolution;
 use crate::engine::{BoardCard, Change, Engine, EngineError, LeadEdit, LeadView, StatusReport};
 use crate::export::{Format, export};
 use crate::import::{ImportOptions, ImportReport, import_csv};
-use crate::store::{BoardFilter, ListFilter};
+use crate::store::{BackupReport, BoardFilter, CheckReport, ListFilter};
 
 /// The socket's file name inside the data dir.
 pub const SOCKET_FILE: &str = "nudge.sock";
@@ -203,6 +203,16 @@ pub enum Request {
     },
     /// Stream change notifications until the client hangs up.
     Subscribe,
+    /// Write a consistent backup of every tree (the owner writes the file).
+    Backup {
+        /// Absolute path of the backup file.
+        path: PathBuf,
+    },
+    /// Verify (and optionally repair) every secondary index.
+    Check {
+        /// Rebuild what differs.
+        repair: bool,
+    },
 }
 
 /// One reply line.
@@ -544,6 +554,33 @@ impl EngineHandle {
     }
 }
 
+impl EngineHandle {
+    /// Writes a consistent backup of every tree to `path` (absolute when
+    /// remote: the owner writes it).
+    pub fn backup(&mut self, path: &Path) -> Result<BackupReport> {
+        match self {
+            EngineHandle::Local(engine) => engine
+                .store()
+                .backup(path, engine.now())
+                .map_err(|e| HandleError::Other(e.to_string())),
+            EngineHandle::Remote(r) => r.call(&Request::Backup {
+                path: path.to_path_buf(),
+            }),
+        }
+    }
+
+    /// Verifies every secondary index; with `repair`, rebuilds what differs.
+    pub fn check(&mut self, repair: bool) -> Result<CheckReport> {
+        match self {
+            EngineHandle::Local(engine) => engine
+                .store()
+                .check(repair, None)
+                .map_err(|e| HandleError::Other(e.to_string())),
+            EngineHandle::Remote(r) => r.call(&Request::Check { repair }),
+        }
+    }
+}
+
 fn import_file(
     engine: &Engine,
     path: &Path,
@@ -650,6 +687,8 @@ fn execute(engine: &Arc<Engine>, request: Request) -> Result<serde_json::Value> 
                 source: source.as_deref(),
             })?))
         }
+        Request::Backup { path } => json(serde_json::to_value(handle.backup(&path)?)),
+        Request::Check { repair } => json(serde_json::to_value(handle.check(repair)?)),
         Request::Export { .. } | Request::Subscribe => Err(HandleError::Protocol(
             "streaming requests are handled by the connection".into(),
         )),

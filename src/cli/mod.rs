@@ -3,6 +3,7 @@
 //! terminal, one file per command group. Formatting that the TUI shares
 //! (relative times, cells, terminal-safe lead text) is in [`crate::present`].
 
+mod backup;
 mod dev;
 mod doctor;
 mod init;
@@ -36,6 +37,7 @@ use crate::handle::{EngineHandle, RemoteEngine};
 use crate::present::{self, relative};
 use crate::store::Store;
 
+pub use backup::{BackupArgs, CheckArgs, RestoreArgs};
 pub use dev::DevCommand;
 pub use init::InitArgs;
 pub use leads::{
@@ -126,6 +128,12 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the man page (roff), e.g. `nudge man > nudge.1`.
     Man,
+    /// Write a consistent backup of the whole database (also while `nudge serve` runs).
+    Backup(BackupArgs),
+    /// Restore a backup into a new or empty --data-dir.
+    Restore(RestoreArgs),
+    /// Verify every index against the records; --repair rebuilds them (exit 3: problems found).
+    Check(CheckArgs),
 }
 
 /// Runs the CLI and turns errors into a message and an exit code.
@@ -167,7 +175,8 @@ impl Context_ {
         Ok(Store::open(
             &self.paths.data_dir,
             self.config.store.cache_mb * 1024 * 1024,
-        )?)
+        )?
+        .with_min_free_mb(self.config.store.min_free_mb))
     }
 
     fn catalog(&self) -> Result<Catalog> {
@@ -263,6 +272,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Logs(args)) => logs::logs(&ctx, &args, &mut out)?,
         Some(Command::Completions(args)) => shell::completions(&args, &mut out)?,
         Some(Command::Man) => shell::man(&mut out)?,
+        Some(Command::Backup(args)) => backup::backup(&ctx, &args, &mut out)?,
+        Some(Command::Restore(args)) => backup::restore(&ctx, &args, &mut out)?,
+        Some(Command::Check(args)) => return backup::check(&ctx, &args, &mut out),
     }
     Ok(ExitCode::SUCCESS)
 }

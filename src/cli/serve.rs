@@ -91,6 +91,9 @@ impl Running {
             Owner::Tui => crate::logging::Stderr::Off,
         };
         let log = crate::logging::init(data_dir, stderr)?;
+        engine
+            .store()
+            .check_after_crash(crate::store::STARTUP_CHECK_BUDGET);
         match owner {
             Owner::Serve => {
                 tracing::info!(data_dir = %data_dir.display(), "nudge serve starting")

@@ -137,6 +137,10 @@ impl IntoResponse for Rejection {
     }
 }
 
+/// `Retry-After` when intake is refused for low disk space: long enough for
+/// someone to free space, short enough that a sender's retry succeeds soon after.
+const LOW_DISK_RETRY_SECS: u64 = 300;
+
 /// 429 with `Retry-After`: a rate limit was reached; nothing was stored.
 fn too_many(wait: std::time::Duration, what: &str) -> Response {
     let secs = limit::retry_after_secs(wait);
@@ -342,6 +346,18 @@ async fn intake(
             .into_response(),
         Err(EngineError::Suppressed { .. }) => {
             error(StatusCode::CONFLICT, "this contact has opted out")
+        }
+        Err(EngineError::Store(e @ crate::store::StoreError::LowDisk { .. })) => {
+            tracing::error!(error = %e, "intake refused: the disk is nearly full");
+            let mut response = error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the server is low on disk space; the lead was not stored, retry later",
+            );
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                header::HeaderValue::from(LOW_DISK_RETRY_SECS),
+            );
+            response
         }
         Err(e @ (EngineError::Catalog(_) | EngineError::Lead(_))) => (
             StatusCode::BAD_REQUEST,

@@ -153,6 +153,7 @@ impl Store {
     /// phone, also within the batch) and suppressed contacts. Not flushed:
     /// call [`Store::flush`] before acknowledging.
     pub fn insert_leads(&self, batch: &[NewLeadWrite]) -> Result<Vec<InsertOutcome>> {
+        self.ensure_free_space()?;
         self.transact(|tx| {
             let mut outcomes = Vec::with_capacity(batch.len());
             for write in batch {

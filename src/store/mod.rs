@@ -26,20 +26,26 @@
 //! One file per concern: `codec` (record encoding), `keys` (tree keys),
 //! `leads` (lead records, events and their indexes), `query` (lists, board
 //! columns, search), `outbox` (touches, the due index, daily counters),
-//! `suppress` (the suppression list) and `migrate` (schema upgrades). This
-//! file opens the database and runs the transactions they share.
+//! `suppress` (the suppression list), `migrate` (schema upgrades), `backup`
+//! (backup and restore), `check` (index verification and repair) and
+//! `space` (the free-space floor). This file opens the database and runs
+//! the transactions they share.
 
+mod backup;
+mod check;
 mod codec;
 mod keys;
 mod leads;
 mod migrate;
 mod outbox;
 mod query;
+mod space;
 mod suppress;
 
 use std::fs;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use chrono::{DateTime, Utc};
 use sled::Transactional;
@@ -47,6 +53,8 @@ use sled::transaction::{ConflictableTransactionError, TransactionError, Transact
 
 use crate::domain::lead::{IdError, LeadId};
 
+pub use backup::{BACKUP_FORMAT_VERSION, BackupError, BackupReport, RestoreReport, restore};
+pub use check::{CheckReport, STARTUP_CHECK_BUDGET};
 pub use codec::{decode, encode};
 pub use keys::{due_key, outbox_key};
 pub use leads::{Facts, InsertOutcome, NewLeadWrite};
@@ -58,6 +66,9 @@ pub use suppress::{Suppression, suppression_key};
 const PID_FILE: &str = "nudge.pid";
 /// The value of `meta/app`, so a foreign sled database is recognised.
 const APP_MARKER: &[u8] = b"nudge";
+/// `meta` key present while a process has the database open: found at open,
+/// it means the last owner did not close cleanly.
+const OPEN_MARKER: &str = "open";
 
 /// Everything that can go wrong in the store, phrased for the person at the terminal.
 #[derive(Debug, thiserror::Error)]
@@ -136,6 +147,18 @@ pub enum StoreError {
         /// Why it is suppressed.
         reason: String,
     },
+    /// The filesystem is nearly full: refused before sled hits ENOSPC.
+    #[error(
+        "only {free_mb} MiB free on the filesystem of {path}, below the floor of {floor_mb} MiB ([store] min_free_mb); free some space and retry"
+    )]
+    LowDisk {
+        /// Data dir.
+        path: PathBuf,
+        /// Free MiB.
+        free_mb: u64,
+        /// The floor in MiB.
+        floor_mb: u64,
+    },
     /// An I/O or sled failure.
     #[error("database error: {0}")]
     Sled(#[from] sled::Error),
@@ -162,6 +185,13 @@ pub struct Store {
     idempotency: sled::Tree,
     imap_state: sled::Tree,
     channel_down: sled::Tree,
+    /// Writers share it; a backup or repair takes it alone, so it reads
+    /// every tree at one point (sled 0.34 has no snapshots).
+    gate: RwLock<()>,
+    /// `[store] min_free_mb`; `None` is the default floor.
+    min_free_mb: Option<u64>,
+    /// The last owner did not close the database cleanly.
+    unclean: bool,
 }
 
 type Abort = ConflictableTransactionError<StoreError>;
@@ -256,9 +286,13 @@ impl Store {
             idempotency: db.open_tree("idempotency")?,
             imap_state: db.open_tree("imap_state")?,
             channel_down: db.open_tree("channel_down")?,
+            gate: RwLock::new(()),
+            min_free_mb: None,
+            unclean: db.was_recovered() && meta.contains_key(OPEN_MARKER)?,
             db,
         };
         migrate::run(&store, &meta)?;
+        meta.insert(OPEN_MARKER, &std::process::id().to_be_bytes())?;
         // Best effort: the pid only improves the "in use" message.
         let _ = fs::write(dir.join(PID_FILE), std::process::id().to_string());
         store.flush()?;
@@ -270,6 +304,29 @@ impl Store {
         &self.path
     }
 
+    /// Sets the free-space floor (`[store] min_free_mb`; `None` = the
+    /// default, 64 MiB or 5% of the filesystem, whichever is larger).
+    pub fn with_min_free_mb(mut self, min_free_mb: Option<u64>) -> Store {
+        self.min_free_mb = min_free_mb;
+        self
+    }
+
+    /// Whether the last owner died without closing the database (then
+    /// `nudge serve` checks the indexes at start-up).
+    pub fn closed_uncleanly(&self) -> bool {
+        self.unclean
+    }
+
+    /// A writer's share of the gate (many at once; none during a backup).
+    fn writing(&self) -> RwLockReadGuard<'_, ()> {
+        self.gate.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The whole gate: no writer runs until it is dropped.
+    fn exclusive(&self) -> RwLockWriteGuard<'_, ()> {
+        self.gate.write().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Makes every acknowledged write durable. Call before reporting success.
     pub fn flush(&self) -> Result<()> {
         self.db.flush()?;
@@ -277,6 +334,7 @@ impl Store {
     }
 
     fn transact<T>(&self, f: impl Fn(&Tx<'_>) -> Result<T, Abort>) -> Result<T> {
+        let _writing = self.writing();
         (
             &self.leads,
             &self.events,
@@ -343,6 +401,7 @@ impl Store {
         let mut value = [0u8; 8];
         value[..4].copy_from_slice(&validity.to_be_bytes());
         value[4..].copy_from_slice(&uid.to_be_bytes());
+        let _writing = self.writing();
         self.imap_state.insert(mailbox.as_bytes(), &value)?;
         self.flush()
     }
@@ -358,6 +417,7 @@ impl Store {
     /// Records that `channel` is down since `since` (or, with `None`, up
     /// again), durably.
     pub fn set_channel_down(&self, channel: &str, since: Option<DateTime<Utc>>) -> Result<()> {
+        let _writing = self.writing();
         match since {
             Some(at) => {
                 let millis = u64::try_from(at.timestamp_millis()).unwrap_or(0);
@@ -374,6 +434,18 @@ impl Store {
     /// Bytes sled uses on disk.
     pub fn size_on_disk(&self) -> Result<u64> {
         Ok(self.db.size_on_disk()?)
+    }
+}
+
+impl Drop for Store {
+    /// A clean close: the next open does not count as a crash recovery.
+    fn drop(&mut self) {
+        let Ok(meta) = self.db.open_tree("meta") else {
+            return;
+        };
+        if meta.remove(OPEN_MARKER).is_ok() {
+            let _ = self.db.flush();
+        }
     }
 }
 
@@ -412,6 +484,7 @@ fn check_directory(dir: &Path) -> Result<()> {
 fn open_sled(dir: &Path, cache_bytes: u64) -> Result<sled::Db> {
     const OWN_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
     let deadline = std::time::Instant::now() + OWN_LOCK_WAIT;
+    let mut moved_aside = false;
     loop {
         let err = match sled::Config::new()
             .path(dir)
@@ -427,9 +500,46 @@ fn open_sled(dir: &Path, cache_bytes: u64) -> Result<sled::Db> {
             {
                 std::thread::sleep(std::time::Duration::from_millis(20));
             }
+            StoreError::Corrupt { .. } if !moved_aside && move_aside_snapshots(dir) > 0 => {
+                moved_aside = true;
+            }
             err => return Err(err),
         }
     }
+}
+
+/// Renames sled's half-written snapshots (`snap.*.generating`, left by a
+/// crash or a full disk mid-snapshot) to `aside-<unix seconds>.snap.…`, so
+/// sled recovers from its log instead of failing on them (sled reads every
+/// file whose name starts with `snap.`, so the new name must not). Returns
+/// how many moved.
+fn move_aside_snapshots(dir: &Path) -> usize {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
+    let stamp = crate::clock::Clock::now(&crate::clock::SystemClock).timestamp();
+    let mut moved = 0;
+    for entry in entries.filter_map(|e| e.ok()) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !(name.starts_with("snap.") && name.ends_with(".generating")) {
+            continue;
+        }
+        let aside = entry.path().with_file_name(format!("aside-{stamp}.{name}"));
+        match fs::rename(entry.path(), &aside) {
+            Ok(()) => {
+                tracing::warn!(
+                    file = %entry.path().display(),
+                    aside = %aside.display(),
+                    "the database did not open; moved an interrupted sled snapshot aside and retrying"
+                );
+                moved += 1;
+            }
+            Err(e) => {
+                tracing::warn!(file = %entry.path().display(), error = %e, "cannot move an interrupted sled snapshot aside")
+            }
+        }
+    }
+    moved
 }
 
 fn classify_open_error(dir: &Path, e: sled::Error) -> StoreError {

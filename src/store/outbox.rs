@@ -74,6 +74,7 @@ impl Store {
     /// stray key can never make the worker spin).
     pub fn remove_due(&self, at: DateTime<Utc>, id: LeadId) -> Result<()> {
         let key = due_key(at, id);
+        let _writing = self.writing();
         let orphan = match self.lead(id)? {
             Some(lead) => lead
                 .next

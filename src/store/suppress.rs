@@ -65,12 +65,14 @@ impl Store {
             reason: reason.to_string(),
             at,
         });
+        let _writing = self.writing();
         self.suppress.insert(suppression_key(contact), entry)?;
         Ok(())
     }
 
     /// Lifts a suppression (an explicit re-subscribe, e.g. SMS START).
     pub fn unsuppress(&self, contact: &str) -> Result<bool> {
+        let _writing = self.writing();
         Ok(self.suppress.remove(suppression_key(contact))?.is_some())
     }
 }

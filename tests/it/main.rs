@@ -1,6 +1,7 @@
 //! Integration tests: drive the real `nudge` binary end to end.
 
 mod alerts;
+mod backup;
 mod cli;
 mod cli_edit;
 mod cli_errors;
