@@ -219,9 +219,22 @@ fn wait_for_socket(env: &Env) {
 fn backup_and_check_run_through_a_running_serve() {
     let (env, _) = populated();
     env.write_config(&format!("{SENDER_CONFIG}\n[server]\nlisten = \"\"\n"));
-    let before = env.ok(&["export", "--format", "jsonl"]);
     let serve = Serve::start(&env);
     wait_for_socket(&env);
+    // The shipped sequence's intro goes out at once: let the worker send the
+    // due intros (dry run) so the export below is what the backup holds.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let before = loop {
+        let export = env.ok(&["export", "--format", "jsonl"]);
+        if !export.contains("\"stage\":\"new\"") {
+            break export;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the intros were not sent in 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
     let out = env.ok(&["backup", "online.nbk"]);
     assert!(out.contains("writers waited"), "{out}");
     let out = env.ok(&["check"]);
