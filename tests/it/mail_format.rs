@@ -99,8 +99,18 @@ pub fn deliver_sequence_with(
     let worker = Worker::new(engine.clone(), channels, options);
     let id = engine.add(&lead).unwrap();
     drive(&rt, &worker, &engine, &clock, id);
-    let messages = sink.wait_for_messages(expected, std::time::Duration::from_secs(30));
+    let mut messages = sink.wait_for_messages(expected, std::time::Duration::from_secs(30));
     assert_eq!(messages.len(), expected, "one message per email step");
+    // smtp-sink names its files by the second: order by the touch number in
+    // the Message-ID (`<touch-id-N@domain>`), not by file name.
+    messages.sort_by_key(|m| {
+        m.header("Message-ID")
+            .and_then(|id| {
+                let local = id.split('@').next()?.to_string();
+                local.rsplit('-').next()?.parse::<u32>().ok()
+            })
+            .unwrap_or(u32::MAX)
+    });
     Delivered {
         _sink: sink,
         messages,
