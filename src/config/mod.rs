@@ -9,6 +9,12 @@ use serde::{Deserialize, Deserializer};
 use crate::domain::render::Sender;
 use crate::domain::toml_pos::locate;
 
+mod paths;
+mod secret;
+
+pub use paths::Paths;
+pub use secret::Secret;
+
 /// Sections that environment variables may override. Other `NUDGE_*`
 /// variables (`NUDGE_CONFIG`, `NUDGE_DATA_DIR`) are not config keys.
 pub const SECTIONS: &[&str] = &[
@@ -98,36 +104,6 @@ impl Default for TuiSettings {
             colors: default_colors(),
             bell: default_bell(),
         }
-    }
-}
-
-/// A secret from the file or the environment. Its `Debug` and `Display` never
-/// show the value, so it cannot leak into logs, errors or the screen.
-#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    /// The value, for the one place that must send it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    /// Whether it is unset or blank.
-    pub fn is_empty(&self) -> bool {
-        self.0.trim().is_empty()
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.is_empty() { "\"\"" } else { "\"***\"" })
-    }
-}
-
-impl From<&str> for Secret {
-    fn from(s: &str) -> Self {
-        Secret(s.to_string())
     }
 }
 
@@ -682,58 +658,6 @@ pub enum ConfigError {
     /// No home directory to put files in.
     #[error("cannot find a home directory; pass --config and --data-dir")]
     NoHome,
-}
-
-/// Where nudge keeps its files.
-#[derive(Debug, Clone)]
-pub struct Paths {
-    /// The config file (may not exist).
-    pub config_file: PathBuf,
-    /// Holds `config.toml`, `sequences/` and `themes/`.
-    pub config_dir: PathBuf,
-    /// The sled database.
-    pub data_dir: PathBuf,
-    /// Whether the config file was named explicitly (then it must exist).
-    pub config_explicit: bool,
-}
-
-impl Paths {
-    /// Resolves directories: explicit paths win, else the platform's
-    /// (`~/.config/nudge`, `~/.local/share/nudge` on Linux).
-    pub fn resolve(
-        config: Option<PathBuf>,
-        data_dir: Option<PathBuf>,
-    ) -> Result<Paths, ConfigError> {
-        let project = directories::ProjectDirs::from("", "", "nudge");
-        let config_explicit = config.is_some();
-        let config_file = match config {
-            Some(file) => file,
-            None => project
-                .as_ref()
-                .ok_or(ConfigError::NoHome)?
-                .config_dir()
-                .join("config.toml"),
-        };
-        let config_dir = config_file
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."))
-            .to_path_buf();
-        let data_dir = match data_dir {
-            Some(dir) => dir,
-            None => project
-                .as_ref()
-                .ok_or(ConfigError::NoHome)?
-                .data_dir()
-                .to_path_buf(),
-        };
-        Ok(Paths {
-            config_file,
-            config_dir,
-            data_dir,
-            config_explicit,
-        })
-    }
 }
 
 impl Config {
