@@ -38,7 +38,8 @@ channel = "email"
 body = "Should I stop?"
 "#;
 
-const SMS_FIRST: &str = r#"
+/// An SMS first, then an email (shared with `worker_health`).
+pub(crate) const SMS_FIRST: &str = r#"
 name = "test"
 [window]
 days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -57,7 +58,7 @@ subject = "Bye"
 body = "Should I stop?"
 "#;
 
-fn runtime() -> tokio::runtime::Runtime {
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -65,11 +66,11 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-fn dry(channel: Channel) -> Arc<dyn Transport> {
+pub(crate) fn dry(channel: Channel) -> Arc<dyn Transport> {
     Arc::new(DryRunTransport::new(channel, "test"))
 }
 
-fn options() -> WorkerOptions {
+pub(crate) fn options() -> WorkerOptions {
     WorkerOptions {
         pace: false,
         message_id_domain: "example.com".into(),

@@ -9,9 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chrono::Duration;
-use nudge::channels::{
-    DryRunTransport, EmailTransport, Outgoing, Receipt, SendError, SmsTransport, Transport,
-};
+use nudge::channels::{EmailTransport, Outgoing, Receipt, SendError, SmsTransport, Transport};
 use nudge::config::{EmailSettings, Secret, SmsSettings};
 use nudge::domain::breaker::Health;
 use nudge::domain::event::{AlertKind, EventKind};
@@ -26,6 +24,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::smtp_sink::free_port;
 use crate::worker::{add, engine_on_manual_clock};
+use crate::worker_channels::{SMS_FIRST as SMS, dry, options, runtime};
 
 const EMAIL: &str = r#"
 name = "test"
@@ -45,45 +44,6 @@ delay = "3d"
 channel = "email"
 body = "Should I stop?"
 "#;
-
-const SMS: &str = r#"
-name = "test"
-[window]
-days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-start = "08:00"
-end = "21:00"
-[[steps]]
-id = "text"
-delay = "0m"
-channel = "sms"
-body = "Hi {{ first_name }}, Sam here."
-[[steps]]
-id = "bye"
-delay = "3d"
-channel = "email"
-subject = "Bye"
-body = "Should I stop?"
-"#;
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-fn dry(channel: Channel) -> Arc<dyn Transport> {
-    Arc::new(DryRunTransport::new(channel, "test"))
-}
-
-fn options() -> WorkerOptions {
-    WorkerOptions {
-        pace: false,
-        message_id_domain: "example.com".into(),
-        ..WorkerOptions::default()
-    }
-}
 
 fn email_worker(engine: &Arc<Engine>, email: Arc<dyn Transport>) -> Worker {
     let channels = Channels {
